@@ -2,6 +2,7 @@
 # Runs one group of compiled tests (unit | integration | e2e) with Node's test runner.
 # Usage: scripts/run-tests.sh GROUP [FILTER]   (FILTER: a substring of the test file path)
 set -euo pipefail
+export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
 cd "$(dirname "$0")/.."
 group=${1:?usage: run-tests.sh unit|integration|e2e [filter]}
 filter=${2:-}

@@ -28,10 +28,14 @@ export interface ListRequest {
 
 export interface GetRequest {
   key: string;
-  /** Inclusive start, exclusive end; omitted means the whole object. */
+  /**
+   * Inclusive start, exclusive end; omitted means the whole object. Must be non-empty (end > start).
+   * An end past the object is clamped (as S3 does); a start at or past the end is InvalidRange.
+   */
   range?: { start: number; end: number };
   /** If set, the GET fails with a PreconditionFailed error when the object's ETag differs. */
   ifMatch?: string;
+  /** Aborting rejects the GET with an error named 'AbortError' (not an ObjectStoreError). */
   signal?: AbortSignal;
 }
 
@@ -78,14 +82,35 @@ export type ObjectStoreErrorKind =
   | 'Other';
 
 export class ObjectStoreError extends Error {
+  /** The S3 error code when the server sent one (e.g. 'EntityTooSmall', 'InvalidPart'). */
+  readonly code?: string;
+  /** The HTTP status when there was a response. */
+  readonly status?: number;
+
   constructor(
     readonly kind: ObjectStoreErrorKind,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; code?: string; status?: number },
   ) {
-    super(message, options);
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'ObjectStoreError';
+    if (options?.code !== undefined) this.code = options.code;
+    if (options?.status !== undefined) this.status = options.status;
   }
+}
+
+/** True for an ObjectStoreError of the given kind (any kind when omitted). */
+export function isObjectStoreError(err: unknown, kind?: ObjectStoreErrorKind): err is ObjectStoreError {
+  return err instanceof ObjectStoreError && (kind === undefined || err.kind === kind);
+}
+
+/** ETags compare without their quotes: S3 quotes them, some callers and servers do not. */
+export function sameEtag(a: string, b: string): boolean {
+  return unquoteEtag(a) === unquoteEtag(b);
+}
+
+export function unquoteEtag(etag: string): string {
+  return etag.length >= 2 && etag.startsWith('"') && etag.endsWith('"') ? etag.slice(1, -1) : etag;
 }
 
 export interface ObjectStore {
@@ -96,8 +121,9 @@ export interface ObjectStore {
   head(key: string): Promise<ObjectInfo | undefined>;
   get(req: GetRequest): Promise<GetResult>;
   put(req: PutRequest): Promise<PutResult>;
+  /** Deleting a missing key succeeds, as in S3. */
   delete(key: string): Promise<void>;
-  /** Server-side copy of a whole object. */
+  /** Server-side copy of a whole object; PreconditionFailed when `sourceEtag` no longer matches. */
   copy(sourceKey: string, destKey: string, sourceEtag?: string): Promise<PutResult>;
 
   createMultipartUpload(key: string): Promise<string>;
