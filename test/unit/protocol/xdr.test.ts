@@ -8,6 +8,9 @@ import {
   array,
   decode,
   encode,
+  fixedArray,
+  getUint64,
+  int64,
   list,
   opaque,
   optional,
@@ -16,6 +19,7 @@ import {
   uint32,
   uint64,
   union,
+  variant,
   xvoid,
 } from '../../../protocol/xdr.js';
 
@@ -85,5 +89,77 @@ test('property: decode(encode(x)) == x for a struct of every combinator', () => 
         assert.deepEqual(decode(codec, encode(codec, v)), { ...v }); // fast-check records have a null prototype
       },
     ),
+  );
+});
+
+test('strings must be valid UTF-8 and padding must be zero, so decoding is canonical', () => {
+  assert.equal(decode(string(8), Buffer.from('00000002c3a90000', 'hex')), 'é');
+  for (const hex of ['00000001ff000000', '00000002c0af0000', '00000003eda08000']) {
+    // a lone byte, an overlong encoding, a UTF-16 surrogate
+    assert.throws(() => decode(string(8), Buffer.from(hex, 'hex')), XdrError, hex);
+  }
+  assert.throws(() => decode(opaque(8), Buffer.from('0000000161620000', 'hex')), XdrError);
+  assert.throws(() => decode(opaque(8), Buffer.from('0000000161000001', 'hex')), XdrError);
+});
+
+test('errors say what kind of problem the input has', () => {
+  const kind = (f: () => unknown) => {
+    try {
+      f();
+    } catch (e) {
+      assert.ok(e instanceof XdrError);
+      return e.kind;
+    }
+    return 'none';
+  };
+  assert.equal(kind(() => decode(uint32, Buffer.alloc(3))), 'short');
+  assert.equal(kind(() => decode(opaque(4), Buffer.from('00000005', 'hex'))), 'limit');
+  assert.equal(kind(() => decode(optional(uint32), Buffer.from('00000002', 'hex'))), 'invalid');
+  assert.equal(kind(() => decode(uint32, Buffer.alloc(8))), 'trailing');
+});
+
+test('variant: a flat discriminated union', () => {
+  const shape = variant('shape', 'kind', { 1: { r: uint32 }, 2: { w: uint32, h: uint32 }, 3: {} });
+  assert.equal(encode(shape, { kind: 2, w: 3, h: 4 }).toString('hex'), '000000020000000300000004');
+  assert.deepEqual(decode(shape, Buffer.from('0000000100000009', 'hex')), { kind: 1, r: 9 });
+  assert.deepEqual(decode(shape, Buffer.from('00000003', 'hex')), { kind: 3 });
+  assert.throws(() => decode(shape, Buffer.from('00000004', 'hex')), XdrError);
+  assert.throws(() => encode(shape, { kind: 4 } as never), XdrError);
+});
+
+test('fixed arrays have no count on the wire', () => {
+  const c = fixedArray(uint32, 3);
+  assert.equal(encode(c, [1, 2, 3]).toString('hex'), '000000010000000200000003');
+  assert.deepEqual(decode(c, encode(c, [1, 2, 3])), [1, 2, 3]);
+  assert.throws(() => encode(c, [1, 2]), XdrError);
+  assert.throws(() => decode(c, Buffer.alloc(8)), XdrError);
+});
+
+test('reserve/take let specialized codecs work on the buffers directly', () => {
+  const w = new XdrWriter(8);
+  w.uint32(1);
+  const at = w.reserve(12); // does not fit in the first 8-byte chunk
+  w.chunk.writeUInt32BE(2, at);
+  w.chunk.writeBigUInt64BE(3n, at + 4);
+  w.uint32(4);
+  const bytes = w.toBuffer();
+  assert.equal(bytes.toString('hex'), '00000001' + '00000002' + '0000000000000003' + '00000004');
+  const r = new XdrReader(bytes);
+  assert.equal(r.uint32(), 1);
+  const t = r.take(12);
+  assert.equal(t, 4);
+  assert.equal(getUint64(r.buf, t + 4), 3n);
+  assert.throws(() => r.take(8), XdrError);
+});
+
+test('property: 64-bit values round-trip at every magnitude, signed and unsigned', () => {
+  fc.assert(
+    fc.property(fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), fc.bigInt({ min: -(1n << 63n), max: (1n << 63n) - 1n }), (u, i) => {
+      const c = struct({ u: uint64, i: int64 });
+      const bytes = encode(c, { u, i });
+      assert.equal(bytes.readBigUInt64BE(0), u);
+      assert.equal(bytes.readBigInt64BE(8), i);
+      assert.deepEqual(decode(c, bytes), { u, i });
+    }),
   );
 });
