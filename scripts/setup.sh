@@ -10,7 +10,7 @@ DEBIAN_PACKAGES=(
   # a real Linux NFS client (User-Mode Linux) and the tools around it
   user-mode-linux kmod nfs-common iproute2
   # a reference NFS server and a userspace NFS client
-  nfs-ganesha nfs-ganesha-vfs libnfs-utils
+  nfs-ganesha nfs-ganesha-vfs rpcbind libnfs-utils
   # captures and workloads
   tcpdump tshark fio
 )
