@@ -20,7 +20,13 @@ trap finish EXIT
 
 mount -t proc proc /proc
 mount -t sysfs sys /sys
+REPO_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 mount -t tmpfs tmp /tmp
+# A checkout under the host's /tmp (CI clones into a temp dir) would be hidden by that tmpfs:
+# show it again at the same path so guest scripts can run the project's files.
+case "$REPO_ROOT" in
+  /tmp/*) mkdir -p "$REPO_ROOT" && mount -t hostfs none "$REPO_ROOT" -o "$REPO_ROOT" ;;
+esac
 mount -t tmpfs run /run
 mount -t devtmpfs dev /dev 2>/dev/null # may already be there; /dev/urandom etc. come from it
 mkdir -p /dev/shm /dev/pts && mount -t tmpfs shm /dev/shm # Python multiprocessing needs it
