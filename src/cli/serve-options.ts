@@ -32,6 +32,8 @@ export interface ServeConfig {
   uploadChecksums: boolean;
   logLevel: 'error' | 'warn' | 'info' | 'debug';
   logFormat: 'logfmt' | 'json';
+  /** host:port for the Prometheus endpoint; undefined when off. */
+  metricsListen?: { host: string; port: number };
 }
 
 export class UsageError extends Error {
@@ -54,7 +56,6 @@ export function serveFlags<T>(y: Argv<T>) {
     .positional('target', {
       describe: 'bucket to export, optionally with a key prefix: BUCKET or BUCKET/PREFIX/',
       type: 'string',
-      demandOption: true,
     })
     .option('endpoint-url', { group: 'S3:', type: 'string', describe: 'S3 endpoint URL (e.g. a local Ceph RGW)' })
     .option('region', { group: 'S3:', type: 'string', describe: 'AWS region of the bucket' })
@@ -127,6 +128,11 @@ export function serveFlags<T>(y: Argv<T>) {
       default: 5,
       describe: 'seconds a written file must be quiet before it is uploaded',
     })
+    .option('metrics-listen', {
+      group: 'Logging:',
+      type: 'string',
+      describe: 'serve Prometheus metrics at http://HOST:PORT/metrics (off by default)',
+    })
     .option('debug', { group: 'Logging:', type: 'boolean', default: false, describe: 'log at debug level' })
     .option('log-format', { group: 'Logging:', choices: ['logfmt', 'json'] as const, default: 'logfmt' as const });
 }
@@ -176,7 +182,17 @@ export function parseTarget(target: string): { bucket: string; prefix: string } 
   return { bucket, prefix };
 }
 
+function hostPort(flag: string, v: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(v);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new UsageError(`--${flag}: "${v}" must be HOST:PORT, e.g. 127.0.0.1:9469`);
+  return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
+}
+
 export function toServeConfig(a: ServeArgv): ServeConfig {
+  if (a.target === undefined || a.target === '') {
+    throw new UsageError('name a bucket: s3nfs serve BUCKET[/PREFIX/] (or target: in --config)');
+  }
   const { bucket, prefix } = parseTarget(a.target);
   const metadataTtlMs = ttlMs('metadata-ttl', a['metadata-ttl']);
   return {
@@ -207,5 +223,6 @@ export function toServeConfig(a: ServeArgv): ServeConfig {
     uploadChecksums: a['upload-checksums'],
     logLevel: a.debug ? 'debug' : 'info',
     logFormat: a['log-format'],
+    metricsListen: a['metrics-listen'] === undefined ? undefined : hostPort('metrics-listen', a['metrics-listen']),
   };
 }
