@@ -160,7 +160,7 @@ stop_server() {
   if kill -0 "$SERVER_PID" 2>/dev/null; then
     kill -TERM -- "-$SERVER_PID" 2>/dev/null
     local deadline
-    deadline=$(awk -v n="$(now)" -v t="$SERVER_STOP_TIMEOUT" 'BEGIN { print n + t }')
+    deadline=$(awk -v n="$(now)" -v t="$SERVER_STOP_TIMEOUT" 'BEGIN { printf "%.3f\n", n + t }')
     while kill -0 "$SERVER_PID" 2>/dev/null; do
       if awk -v n="$(now)" -v d="$deadline" 'BEGIN { exit !(n > d) }'; then
         echo "uml-harness: server did not stop within ${SERVER_STOP_TIMEOUT}s of SIGTERM; SIGKILL" >>"$WORK/server.log"
