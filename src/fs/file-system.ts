@@ -3,13 +3,19 @@
 // statuses into nfsstat3; nothing here knows about XDR.
 //
 // S3FileSystem is the bucket-backed implementation: names by ARCHITECTURE.md §2 (Namespace,
-// DirectoryListing), ids by §3 (HandleStore), bytes by a ReadPath. Writes are not part of this
-// slice: every call that would change something answers ROFS, and what S3 can never do (links,
-// device nodes) answers NOTSUPP.
+// DirectoryListing), ids by §3 (HandleStore), bytes by a ReadPath (§4), changes by the WritePath
+// (§5: staging, publish when quiet). Without a WritePath, or with readOnly, every change answers
+// ROFS. What S3 can never do (links, device nodes) answers NOTSUPP, and RENAME is not there yet.
+//
+// The write path never asks S3 anything itself: for each change this module tells it what it knows
+// of the object at the key (`remote`), and it feeds what the write path publishes back into the
+// metadata cache (published()).
 
-import type { ObjectStore } from '../s3/object-store.js';
+import { silentLogger, type Logger } from '../log/logger.js';
+import type { ListPage, ObjectInfo, ObjectStore } from '../s3/object-store.js';
 import { grantedAccess, type Caller } from './access.js';
 import {
+  compareTimes,
   DEFAULT_OWNERSHIP,
   dirAttributes,
   fileAttributes,
@@ -19,15 +25,17 @@ import {
   type FsTime,
   type OwnershipOptions,
 } from './attributes.js';
-import { fromStoreError, fsError } from './errors.js';
+import { fromStoreError, fsError, isFsError } from './errors.js';
 import { decodeFileHandle, encodeFileHandle } from './file-handle.js';
 import { ROOT_ID, type EntryKind, type HandleRecord, type HandleStore } from './handle-store.js';
 import { NoLocalState, type LocalState } from './local-state.js';
 import type { Resolved } from './metadata-cache.js';
 import { Namespace } from './namespace.js';
-import { childPath, fileKey, nameProblem, normalizePrefix, parentPath } from './names.js';
+import { childPath, dirKeyPrefix, fileKey, nameProblem, normalizePrefix, parentPath } from './names.js';
 import { DirectReadPath, isStaleRead, type ReadPath } from './read-path.js';
 import { DirectoryReader, type SnapshotOptions } from './readdir.js';
+import { WriteLocalState } from './write/write-local-state.js';
+import type { PublishedEvent, StagedAttributeChanges, StagedFileAttributes, WritePath } from './write/write-path.js';
 
 export { Access, type Caller } from './access.js';
 
@@ -186,9 +194,15 @@ export interface S3FileSystemOptions {
   /** MaxKeys of LIST requests. Default 1000. */
   listPageSize?: number;
   readPath?: ReadPath;
+  /** What this server knows beyond the bucket, for tests of the mapping; with a writePath it is the write path's. */
   localState?: LocalState;
-  /** Refuse every change (the default in this slice). */
+  /** The write engine. Without one the export is read-only. */
+  writePath?: WritePath;
+  /** Refuse every change. Default: false with a writePath (and always true without one). */
   readOnly?: boolean;
+  /** REMOVE (and RMDIR of a marker object) may delete objects from S3. Default false: PERM. */
+  allowDelete?: boolean;
+  log?: Logger;
   /** Milliseconds; injectable for tests. */
   clock?: () => number;
   /** What directories show as mtime until a change is seen; default: construction time. */
@@ -245,19 +259,33 @@ export class S3FileSystem implements FileSystem {
   private readonly readPath: ReadPath;
   private readonly local: LocalState;
   private readonly own: OwnershipOptions;
-  private readonly readOnly: boolean;
+  readonly readOnly: boolean;
   private readonly prefix: string;
+  private readonly store: ObjectStore;
+  private readonly writes: WritePath | undefined;
+  /** The write path's local state (directories made here), when there is a write path. */
+  private readonly writeLocal: WriteLocalState | undefined;
+  private readonly allowDelete: boolean;
+  private readonly log: Logger;
+  /** Keys made by EXCLUSIVE CREATE whose first SETATTR has not come yet (see checkOwnership). */
+  private readonly exclusiveCreates = new Set<string>();
 
   constructor(options: S3FileSystemOptions) {
     const clock = options.clock ?? Date.now;
     const metadataTtlMs = options.metadataTtlMs ?? 0;
     const listPageSize = options.listPageSize ?? 1000;
     this.prefix = normalizePrefix(options.prefix ?? '');
+    this.store = options.store;
     this.handles = options.handles;
     this.exportId = options.handles.exportId;
-    this.local = options.localState ?? new NoLocalState();
+    this.writes = options.writePath;
+    if (this.writes && options.localState) throw new RangeError('with a writePath, local state is the write path\'s');
+    this.writeLocal = this.writes ? new WriteLocalState(this.writes, options.store, this.prefix) : undefined;
+    this.local = this.writeLocal ?? options.localState ?? new NoLocalState();
     this.own = { ...DEFAULT_OWNERSHIP, ...options.ownership };
-    this.readOnly = options.readOnly ?? true;
+    this.readOnly = this.writes === undefined || (options.readOnly ?? false);
+    this.allowDelete = options.allowDelete ?? false;
+    this.log = (options.log ?? silentLogger).child({ component: 'fs' });
     this.readPath = options.readPath ?? new DirectReadPath(options.store);
     this.namespace = new Namespace({
       store: options.store,
@@ -280,9 +308,34 @@ export class S3FileSystem implements FileSystem {
    */
   localChanged(path: string): void {
     const dir = parentPath(path);
-    this.namespace.cache.delete(path);
+    this.namespace.forget(path);
     this.namespace.touchDirectory(dir);
     this.reader.invalidate(dir);
+    this.reader.invalidate(path);
+  }
+
+  /**
+   * The write path's onPublished: the object is in S3 now, with this ETag. The metadata cache
+   * learns it (so READs after the staged copy goes use the new version), and directories made here
+   * that hold it become ordinary S3 directories.
+   */
+  published(event: PublishedEvent): void {
+    if (!event.key.startsWith(this.prefix)) return;
+    const path = event.key.slice(this.prefix.length);
+    this.writeLocal?.settleDirectories(path);
+    // Every directory above the key (settled ones too) has new contents in S3: look again when asked.
+    for (let dir = parentPath(path); ; dir = parentPath(dir)) {
+      this.namespace.forget(dir);
+      if (dir === '') break;
+    }
+    if (event.etag === '') {
+      // No ETag to read it by: let the next look ask S3.
+      this.namespace.forget(path);
+    } else {
+      const object: ObjectInfo = { key: event.key, size: event.size, etag: event.etag, lastModified: event.publishedAt };
+      this.namespace.observe(path, { kind: 'file', origin: 'remote', object }, this.namespace.now());
+    }
+    this.reader.invalidate(parentPath(path));
   }
 
   // ---- handles --------------------------------------------------------------------------------
@@ -368,7 +421,9 @@ export class S3FileSystem implements FileSystem {
         const path = e.name === '.' ? dir.path : e.name === '..' ? parentPath(dir.path) : childPath(dir.path, e.name);
         out.attributes = this.dirAttrs(e.fileid, path);
       } else if (e.local) {
-        out.attributes = fileAttributes(e.fileid, e.local.size, e.local.mtime, this.own);
+        // The listing may be a little older than the file's last WRITE: show what is staged now.
+        const now = this.local.localFile(childPath(dir.path, e.name)) ?? e.local;
+        out.attributes = fileAttributes(e.fileid, now.size, now.mtime, this.own);
       } else {
         out.attributes = fileAttributes(e.fileid, e.object!.size, timeFromDate(e.object!.lastModified), this.own);
       }
@@ -423,39 +478,188 @@ export class S3FileSystem implements FileSystem {
     return PATH_CONF;
   }
 
-  // ---- changes: not in this slice -------------------------------------------------------------
+  // ---- changes ------------------------------------------------------------------------------
 
-  async setattr(id: bigint, _attributes: SetAttributes, _guardCtime?: FsTime): Promise<FileAttributes> {
-    return this.refuse(id, 'SETATTR');
+  /**
+   * SETATTR. Size and times apply to staged files (a truncate to 0 of an object stages its empty
+   * replacement, with --allow-overwrite); S3 keeps no times, so setting them on an object that is
+   * not staged is accepted and changes nothing. Owner and mode are the export's, the same for every
+   * file: changing them is PERM, except the mode `cp` sets right after its EXCLUSIVE CREATE.
+   */
+  async setattr(id: bigint, attributes: SetAttributes, guardCtime?: FsTime): Promise<FileAttributes> {
+    const record = this.record(id);
+    const writes = this.writable('SETATTR');
+    const key = fileKey(this.prefix, record.path);
+    this.checkOwnership(record, key, attributes);
+    if (guardCtime !== undefined) {
+      const now = await this.getattr(id);
+      if (compareTimes(now.ctime, guardCtime) !== 0) throw fsError('NOT_SYNC', `'${record.path}' changed since the client looked`);
+    }
+    if (record.kind === 'dir') {
+      if (attributes.size !== undefined) throw fsError('ISDIR', `'${record.path}' is a directory`);
+      // A directory's times are its change stamp, which follows its contents.
+      return this.getattr(id);
+    }
+    const changes = stagedChanges(attributes);
+    if (changes.size === undefined && changes.atime === undefined && changes.mtime === undefined) return this.getattr(id);
+    const wasStaged = writes.isStaged(key);
+    let remote: ObjectInfo | undefined;
+    const staged = await this.withRemote(record, key, (known) => {
+      remote = known;
+      return writes.setAttributes(key, changes, known);
+    });
+    if (!staged) {
+      // An object that is not staged and stays so (times only, or its size unchanged).
+      if (remote) return fileAttributes(id, remote.size, timeFromDate(remote.lastModified), this.own);
+      return this.getattr(id);
+    }
+    if (!wasStaged) this.fileChanged(id, record.path);
+    return this.stagedAttributes(id, staged);
   }
 
-  async write(id: bigint, _offset: number, _data: Buffer, _stable: StableHow): Promise<WriteReply> {
-    return this.refuse(id, 'WRITE');
-  }
-
-  async create(dirId: bigint, _name: string, _how: CreateHow): Promise<LookupResult> {
-    return this.refuse(dirId, 'CREATE');
-  }
-
-  async mkdir(dirId: bigint, _name: string, _attributes: SetAttributes): Promise<LookupResult> {
-    return this.refuse(dirId, 'MKDIR');
-  }
-
-  async remove(dirId: bigint, _name: string): Promise<void> {
-    return this.refuse(dirId, 'REMOVE');
-  }
-
-  async rmdir(dirId: bigint, _name: string): Promise<void> {
-    return this.refuse(dirId, 'RMDIR');
-  }
-
-  async rename(fromDirId: bigint, _fromName: string, toDirId: bigint, _toName: string): Promise<void> {
-    this.record(toDirId);
-    return this.refuse(fromDirId, 'RENAME');
+  async write(id: bigint, offset: number, data: Buffer, stable: StableHow): Promise<WriteReply> {
+    const record = this.record(id);
+    const writes = this.writable('WRITE');
+    if (record.kind === 'dir') throw fsError('ISDIR', `'${record.path}' is a directory`);
+    const key = fileKey(this.prefix, record.path);
+    const wasStaged = writes.isStaged(key);
+    const done = await this.withRemote(record, key, (remote) => writes.write(key, offset, data, stable, remote));
+    if (!wasStaged && writes.isStaged(key)) this.fileChanged(id, record.path);
+    return {
+      count: done.count,
+      committed: done.committed,
+      verifier: writes.verifier.bytes,
+      attributes: await this.fileAttributesNow(id, key),
+    };
   }
 
   async commit(id: bigint, _offset: number, _count: number): Promise<{ verifier: Buffer; attributes: FileAttributes }> {
-    return this.refuse(id, 'COMMIT');
+    const record = this.record(id);
+    const writes = this.writable('COMMIT');
+    if (record.kind === 'dir') throw fsError('ISDIR', `'${record.path}' is a directory`);
+    const key = fileKey(this.prefix, record.path);
+    // COMMIT comes mid-file as often as at the end (nfs-client-writes.md): it makes the staged
+    // bytes durable and nothing more; publishing waits for the file to go quiet.
+    await writes.commit(key);
+    return { verifier: writes.verifier.bytes, attributes: await this.fileAttributesNow(id, key) };
+  }
+
+  /**
+   * CREATE. UNCHECKED on an existing file opens it (a size of 0 replaces it, with
+   * --allow-overwrite); GUARDED fails with EXIST; EXCLUSIVE fails with EXIST unless the file is the
+   * one an earlier CREATE with the same verifier made (a retransmission). A directory of the same
+   * name is always EXIST. Mode, owner and group the client asks for are the export's anyway.
+   */
+  async create(dirId: bigint, name: string, how: CreateHow): Promise<LookupResult> {
+    const dir = this.directory(dirId);
+    const writes = this.writable('CREATE');
+    const path = this.newEntryPath(dir, name, 'file');
+    const key = fileKey(this.prefix, path);
+    const resolved = await this.namespace.resolve(path);
+    if (resolved?.kind === 'dir') throw fsError('EXIST', `'${path}' is a directory`);
+    const remote = this.remoteSeen(path);
+    const wasStaged = writes.isStaged(key);
+    const staged =
+      how.mode === 'exclusive'
+        ? await writes.create(key, { mode: 'exclusive', verifier: how.verifier }, remote)
+        : await writes.create(key, { mode: how.mode }, remote, stagedChanges(how.attributes));
+    const id = await this.handles.assign('file', path);
+    if (!staged) {
+      // UNCHECKED on an object that stays as it is.
+      if (!remote) throw fsError('STALE', `'${path}' vanished during CREATE`);
+      return { id, attributes: fileAttributes(id, remote.size, timeFromDate(remote.lastModified), this.own), dirAttributes: this.dirAttrs(dirId, dir.path) };
+    }
+    if (how.mode === 'exclusive') this.noteExclusiveCreate(key);
+    if (!wasStaged) this.fileChanged(id, path);
+    return { id, attributes: this.stagedAttributes(id, staged), dirAttributes: this.dirAttrs(dirId, dir.path) };
+  }
+
+  /**
+   * MKDIR makes a directory on this server only (S3 has no empty directories), as Mountpoint does:
+   * it shows here until a file written inside it is published, and from then on it is an ordinary
+   * S3 directory (a prefix with keys).
+   */
+  async mkdir(dirId: bigint, name: string, _attributes: SetAttributes): Promise<LookupResult> {
+    const dir = this.directory(dirId);
+    this.writable('MKDIR');
+    const path = this.newEntryPath(dir, name, 'dir');
+    if (await this.namespace.resolve(path)) throw fsError('EXIST', `'${path}' exists`);
+    this.writeLocal!.addDirectory(path);
+    this.localChanged(path);
+    const id = await this.handles.assign('dir', path);
+    return { id, attributes: this.dirAttrs(id, path), dirAttributes: this.dirAttrs(dirId, dir.path) };
+  }
+
+  /**
+   * REMOVE. A file being written here is dropped; an object in S3 (including one this server
+   * published from the file) is deleted only with --allow-delete, and is otherwise PERM.
+   */
+  async remove(dirId: bigint, name: string): Promise<void> {
+    const dir = this.directory(dirId);
+    const writes = this.writable('REMOVE');
+    const path = this.existingEntryPath(dir, name);
+    const key = fileKey(this.prefix, path);
+    const resolved = await this.namespace.resolve(path);
+    if (!resolved) throw fsError('NOENT', `no '${path}'`);
+    if (resolved.kind === 'dir') throw fsError('ISDIR', `'${path}' is a directory`);
+    const staged = writes.isStaged(key);
+    // Refuse before changing anything when an object would have to go.
+    if (!this.allowDelete && (!staged || (await this.objectExists(key)))) throw this.deleteRefused(key);
+    const id = this.handles.idOf('file', path);
+    try {
+      const { published } = staged ? await writes.remove(key) : { published: true };
+      if (published) {
+        if (!this.allowDelete) {
+          // It was published between the check above and the drop: S3 keeps it.
+          this.log.warn('a file removed while it was being published stays in S3', { key });
+          throw this.deleteRefused(key);
+        }
+        await this.deleteObject(key);
+      }
+    } finally {
+      this.localChanged(path);
+      if (id !== undefined) this.readPath.invalidate(id);
+    }
+  }
+
+  /**
+   * RMDIR of an empty directory. Directories made here are empty until something is written in
+   * them. A directory that exists in S3 only because keys lie under it is never empty; one that
+   * is only a marker object (`dir/`) is removed by deleting the marker, with --allow-delete.
+   */
+  async rmdir(dirId: bigint, name: string): Promise<void> {
+    const dir = this.directory(dirId);
+    this.writable('RMDIR');
+    const path = this.existingEntryPath(dir, name);
+    const resolved = await this.namespace.resolve(path);
+    if (!resolved) throw fsError('NOENT', `no '${path}'`);
+    if (resolved.kind !== 'dir') throw fsError('NOTDIR', `'${path}' is not a directory`);
+    if (this.local.localChildren(path).length > 0) throw fsError('NOTEMPTY', `'${path}' holds files or directories made here`);
+    const marker = dirKeyPrefix(this.prefix, path);
+    let page: ListPage;
+    try {
+      page = await this.store.list({ prefix: marker, maxKeys: 2 });
+    } catch (err) {
+      throw fromStoreError(err, `LIST ${marker}`);
+    }
+    const hasMarker = page.objects.some((o) => o.key === marker);
+    if (page.prefixes.length > 0 || page.objects.length > (hasMarker ? 1 : 0) || page.nextToken !== undefined) {
+      throw fsError('NOTEMPTY', `keys lie under ${marker} in S3`);
+    }
+    if (hasMarker && !this.allowDelete) throw this.deleteRefused(marker);
+    try {
+      if (hasMarker) await this.deleteObject(marker);
+      this.writeLocal!.removeDirectory(path);
+    } finally {
+      this.localChanged(path);
+    }
+  }
+
+  async rename(fromDirId: bigint, fromName: string, toDirId: bigint, _toName: string): Promise<void> {
+    const from = this.directory(fromDirId);
+    this.directory(toDirId);
+    this.writable('RENAME');
+    throw fsError('NOTSUPP', `RENAME of '${childPath(from.path, fromName)}' is not supported yet`);
   }
 
   async symlink(dirId: bigint, _name: string, _target: string, _attributes: SetAttributes): Promise<LookupResult> {
@@ -488,9 +692,121 @@ export class S3FileSystem implements FileSystem {
     return record;
   }
 
-  private refuse(id: bigint, what: string): never {
-    this.record(id);
-    throw fsError('ROFS', `${what}: this export is read-only`);
+  /** The write path, or ROFS when this export takes no changes. */
+  private writable(what: string): WritePath {
+    if (this.readOnly || !this.writes) throw fsError('ROFS', `${what}: this export is read-only`);
+    return this.writes;
+  }
+
+  /**
+   * Every file has the export's owner, group and mode, so SETATTR may only "change" them to what
+   * they are. One exception: `cp` (O_EXCL) sends EXCLUSIVE CREATE, which carries no attributes,
+   * then SETATTR with the mode it wanted; that mode is accepted and ignored, or every cp into an
+   * export with a non-default --file-mode would fail.
+   */
+  private checkOwnership(record: HandleRecord, key: string, attributes: SetAttributes): void {
+    const justCreated = record.kind === 'file' && this.exclusiveCreates.delete(key);
+    const mode = record.kind === 'dir' ? this.own.dirMode : this.own.fileMode;
+    if (attributes.mode !== undefined && (attributes.mode & 0o7777) !== mode && !justCreated) {
+      throw fsError('PERM', `'${record.path}': modes are fixed by the export (${mode.toString(8)})`);
+    }
+    if (attributes.uid !== undefined && attributes.uid !== this.own.uid) {
+      throw fsError('PERM', `'${record.path}': every file belongs to uid ${this.own.uid}`);
+    }
+    if (attributes.gid !== undefined && attributes.gid !== this.own.gid) {
+      throw fsError('PERM', `'${record.path}': every file belongs to gid ${this.own.gid}`);
+    }
+  }
+
+  private noteExclusiveCreate(key: string): void {
+    this.exclusiveCreates.delete(key);
+    this.exclusiveCreates.add(key);
+    // Bounded: a CREATE whose SETATTR never comes must not pin memory.
+    if (this.exclusiveCreates.size > 10_000) this.exclusiveCreates.delete(this.exclusiveCreates.values().next().value!);
+  }
+
+  /**
+   * Runs a write-path step with what is known of the object at the key. A staged file needs no
+   * look at S3; if it was dropped (after publishing) between the check and the step, the step
+   * runs again with a fresh look.
+   */
+  private async withRemote<T>(record: HandleRecord, key: string, step: (remote: ObjectInfo | undefined) => Promise<T>): Promise<T> {
+    const writes = this.writes!;
+    if (writes.isStaged(key)) {
+      try {
+        return await step(this.remoteSeen(record.path));
+      } catch (err) {
+        if (!isFsError(err, 'STALE') || writes.isStaged(key)) throw err;
+      }
+    }
+    const resolved = await this.namespace.resolve(record.path);
+    if (resolved?.kind !== 'file') throw this.gone(record);
+    return step(this.remoteSeen(record.path));
+  }
+
+  /** The object last seen at `path` in S3 (the namespace keeps the remote answer apart from local state). */
+  private remoteSeen(path: string): ObjectInfo | undefined {
+    const seen = this.namespace.cache.peek(path)?.value;
+    return seen?.kind === 'file' && seen.origin === 'remote' ? seen.object : undefined;
+  }
+
+  /** A file became staged or stopped being staged: listings and buffered reads of it are out of date. */
+  private fileChanged(id: bigint, path: string): void {
+    this.localChanged(path);
+    this.readPath.invalidate(id);
+  }
+
+  private stagedAttributes(id: bigint, staged: StagedFileAttributes): FileAttributes {
+    return fileAttributes(id, staged.size, timeFromDate(staged.mtime), this.own);
+  }
+
+  /** After WRITE or COMMIT: the staged attributes, or (published and dropped already) a fresh look. */
+  private async fileAttributesNow(id: bigint, key: string): Promise<FileAttributes> {
+    const staged = this.writes?.getAttributes(key);
+    return staged ? this.stagedAttributes(id, staged) : this.getattr(id);
+  }
+
+  /** The path for a new entry named `name`, or why there cannot be one. */
+  private newEntryPath(dir: HandleRecord, name: string, kind: EntryKind): string {
+    if (name === '.' || name === '..') throw fsError('EXIST', `'${name}' always exists`);
+    const problem = nameProblem(name);
+    if (problem === 'toolong') throw fsError('NAMETOOLONG', `name of ${Buffer.byteLength(name)} bytes`);
+    if (problem === 'invalid') throw fsError('INVAL', `'${name}' cannot be a name in S3 here`);
+    const path = childPath(dir.path, name);
+    // A directory needs room for at least `/x` after it to ever hold a key.
+    const keyBytes = Buffer.byteLength(fileKey(this.prefix, path)) + (kind === 'dir' ? 2 : 0);
+    if (keyBytes > MAX_KEY_BYTES) throw fsError('NAMETOOLONG', `the key for '${path}' would exceed ${MAX_KEY_BYTES} bytes`);
+    return path;
+  }
+
+  /** The path of an existing entry to remove. */
+  private existingEntryPath(dir: HandleRecord, name: string): string {
+    if (name === '.' || name === '..') throw fsError('INVAL', `cannot remove '${name}'`);
+    const problem = nameProblem(name);
+    if (problem === 'toolong') throw fsError('NAMETOOLONG', `name of ${Buffer.byteLength(name)} bytes`);
+    if (problem === 'invalid') throw fsError('NOENT', `'${name}' is not a valid name, so nothing can have it`);
+    return childPath(dir.path, name);
+  }
+
+  private async objectExists(key: string): Promise<boolean> {
+    try {
+      return (await this.store.head(key)) !== undefined;
+    } catch (err) {
+      throw fromStoreError(err, `HEAD ${key}`);
+    }
+  }
+
+  private async deleteObject(key: string): Promise<void> {
+    try {
+      await this.store.delete(key);
+    } catch (err) {
+      throw fromStoreError(err, `DELETE ${key}`);
+    }
+    this.log.info('deleted', { key });
+  }
+
+  private deleteRefused(key: string): Error {
+    return fsError('PERM', `deleting ${key} from S3 needs --allow-delete`);
   }
 
   private gone(record: HandleRecord): Error {
@@ -518,3 +834,19 @@ export class S3FileSystem implements FileSystem {
 
 /** The kinds of entry a path can be. */
 export type { EntryKind };
+
+/** S3's longest key, in UTF-8 bytes. */
+const MAX_KEY_BYTES = 1024;
+
+/** SETATTR's size and times as the write path takes them ('server' is now). */
+function stagedChanges(attributes: SetAttributes): StagedAttributeChanges {
+  const out: StagedAttributeChanges = {};
+  if (attributes.size !== undefined) out.size = attributes.size;
+  if (attributes.atime !== undefined) out.atime = toDate(attributes.atime);
+  if (attributes.mtime !== undefined) out.mtime = toDate(attributes.mtime);
+  return out;
+}
+
+function toDate(time: 'server' | FsTime): Date {
+  return time === 'server' ? new Date() : new Date(time.sec * 1000 + Math.floor(time.nsec / 1_000_000));
+}

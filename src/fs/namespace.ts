@@ -73,6 +73,16 @@ export class Namespace {
   }
 
   /**
+   * Forgets what was seen at `path`: its cached answer and, if it is a directory, its last probe,
+   * so the next question asks S3 again (the probe digest stays, so a change still moves the stamp).
+   */
+  forget(path: string): void {
+    this.cache.delete(path);
+    const state = this.dirs.get(path);
+    if (state) delete state.probedAt;
+  }
+
+  /**
    * What `path` is now. Answers from the cache within the TTLs; otherwise asks S3 (HEAD of the key
    * and LIST of `key/` with MaxKeys 1, at the same time) and local state. Concurrent asks for one
    * path share the requests. `fresh` skips the cache and requests already under way.

@@ -33,6 +33,30 @@ export class WriteLocalState implements LocalState {
     this.directories.delete(path);
   }
 
+  /**
+   * A file at `path` was published: the directories made here that hold it are ordinary S3
+   * directories from now on (as in Mountpoint), so they stop being local. A directory that still
+   * holds another directory made here stays. Returns the directories that stopped being local.
+   */
+  settleDirectories(path: string): string[] {
+    const settled: string[] = [];
+    for (let dir = parentOf(path); dir !== ''; dir = parentOf(dir)) {
+      if (!this.directories.has(dir)) continue;
+      const below = `${dir}/`;
+      let holdsLocal = false;
+      for (const other of this.directories) {
+        if (other.startsWith(below)) {
+          holdsLocal = true;
+          break;
+        }
+      }
+      if (holdsLocal) continue;
+      this.directories.delete(dir);
+      settled.push(dir);
+    }
+    return settled;
+  }
+
   // ---- LocalState -----------------------------------------------------------------------------
 
   isLocalDirectory(path: string): boolean {
