@@ -5,7 +5,8 @@
 // S3FileSystem is the bucket-backed implementation: names by ARCHITECTURE.md §2 (Namespace,
 // DirectoryListing), ids by §3 (HandleStore), bytes by a ReadPath (§4), changes by the WritePath
 // (§5: staging, publish when quiet). Without a WritePath, or with readOnly, every change answers
-// ROFS. What S3 can never do (links, device nodes) answers NOTSUPP, and RENAME is not there yet.
+// ROFS. What S3 can never do (links, device nodes) answers NOTSUPP on a writable export, and
+// RENAME is not there yet.
 //
 // The write path never asks S3 anything itself: for each change this module tells it what it knows
 // of the object at the key (`remote`), and it feeds what the write path publishes back into the
@@ -663,18 +664,21 @@ export class S3FileSystem implements FileSystem {
   }
 
   async symlink(dirId: bigint, _name: string, _target: string, _attributes: SetAttributes): Promise<LookupResult> {
-    this.record(dirId);
+    this.directory(dirId);
+    this.writable('SYMLINK');
     throw fsError('NOTSUPP', 'S3 has no symbolic links');
   }
 
   async mknod(dirId: bigint, _name: string, _type: SpecialFileType): Promise<LookupResult> {
-    this.record(dirId);
+    this.directory(dirId);
+    this.writable('MKNOD');
     throw fsError('NOTSUPP', 'S3 has no device nodes, sockets or FIFOs');
   }
 
   async link(id: bigint, dirId: bigint, _name: string): Promise<void> {
     this.record(id);
-    this.record(dirId);
+    this.directory(dirId);
+    this.writable('LINK');
     throw fsError('NOTSUPP', 'S3 has no hard links');
   }
 
