@@ -84,8 +84,10 @@ export class InstrumentedObjectStore implements ObjectStore {
     return this.timed(this.apis.createMultipartUpload, () => this.inner.createMultipartUpload(key));
   }
 
-  async uploadPart(key: string, uploadId: string, partNumber: number, body: Buffer): Promise<CompletedPart> {
-    const part = await this.timed(this.apis.uploadPart, () => this.inner.uploadPart(key, uploadId, partNumber, body));
+  async uploadPart(key: string, uploadId: string, partNumber: number, body: Buffer, bodySha256?: string): Promise<CompletedPart> {
+    const part = await this.timed(this.apis.uploadPart, () =>
+      this.inner.uploadPart(key, uploadId, partNumber, body, bodySha256),
+    );
     this.uploaded.inc(body.length);
     return part;
   }

@@ -166,9 +166,9 @@ export class FaultInjectingObjectStore implements ObjectStore {
     return this.run({ api: 'createMultipartUpload', key }, () => this.inner.createMultipartUpload(key));
   }
 
-  uploadPart(key: string, uploadId: string, partNumber: number, body: Buffer): Promise<CompletedPart> {
+  uploadPart(key: string, uploadId: string, partNumber: number, body: Buffer, bodySha256?: string): Promise<CompletedPart> {
     return this.run({ api: 'uploadPart', key, uploadId, partNumber, size: body.length }, () =>
-      this.inner.uploadPart(key, uploadId, partNumber, body),
+      this.inner.uploadPart(key, uploadId, partNumber, body, bodySha256),
     );
   }
 

@@ -127,7 +127,11 @@ export interface ObjectStore {
   copy(sourceKey: string, destKey: string, sourceEtag?: string): Promise<PutResult>;
 
   createMultipartUpload(key: string): Promise<string>;
-  uploadPart(key: string, uploadId: string, partNumber: number, body: Buffer): Promise<CompletedPart>;
+  /**
+   * `bodySha256` (hex), when the caller already hashed the body, is sent as the signed payload hash
+   * so the SDK does not hash the part a second time.
+   */
+  uploadPart(key: string, uploadId: string, partNumber: number, body: Buffer, bodySha256?: string): Promise<CompletedPart>;
   /** Copies a byte range of an existing object into a part (UploadPartCopy). */
   uploadPartCopy(
     key: string,

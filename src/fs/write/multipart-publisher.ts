@@ -177,11 +177,9 @@ export class MultipartPublisher {
         const start = index * file.partSize;
         const body = await file.readRange(start, start + size);
         if (file.partVersion(index) !== version) return; // a write raced the read
-        // Hash while the part is on the wire.
-        const [hash, part] = await Promise.all([
-          sha256(body),
-          this.store.uploadPart(file.key, upload.uploadId, index + 1, body),
-        ]);
+        // One hash serves the journal and the request signature.
+        const hash = await sha256(body);
+        const part = await this.store.uploadPart(file.key, upload.uploadId, index + 1, body, hash);
         if (file.upload !== upload) return;
         upload.parts.set(index + 1, { partNumber: index + 1, etag: part.etag, size, sha256: hash, version });
       } finally {
