@@ -1,5 +1,6 @@
 // A port mapper, version 2 (RFC 1833 section 3), that knows only this server's own programs: GETPORT
-// answers their port over TCP (0 for anything else), DUMP lists them. It never changes: SET and
+// answers their port (0 for anything else, e.g. any program over UDP but the portmapper itself),
+// DUMP lists them. It never changes: SET and
 // UNSET from the network are refused (false), and CALLIT is not served (PROC_UNAVAIL), since
 // forwarding calls is an amplification risk.
 
@@ -9,10 +10,14 @@ import type { Logger } from '../server/logger.js';
 import { implement, nullProcedure } from '../server/program.js';
 import type { RpcProgram } from '../server/program.js';
 
-/** A program version this server offers over TCP. */
+/** A program version this server offers: over TCP on the server's port unless told otherwise. */
 export interface OfferedProgram {
   readonly program: number;
   readonly version: number;
+  /** IPPROTO_TCP (the default) or IPPROTO_UDP. */
+  readonly prot?: number;
+  /** Default: the server's port. */
+  readonly port?: number;
 }
 
 export interface PortmapProgramOptions {
@@ -26,7 +31,12 @@ export interface PortmapProgramOptions {
 export function portmapProgram(options: PortmapProgramOptions): RpcProgram {
   const { logger } = options;
   const mappings = (): Mapping[] =>
-    options.programs().map((o) => ({ prog: o.program, vers: o.version, prot: IPPROTO_TCP, port: options.port() }));
+    options.programs().map((o) => ({
+      prog: o.program,
+      vers: o.version,
+      prot: o.prot ?? IPPROTO_TCP,
+      port: o.port ?? options.port(),
+    }));
   const p = PMAP2.procedures;
   return {
     name: 'portmapper',
@@ -43,9 +53,8 @@ export function portmapProgram(options: PortmapProgramOptions): RpcProgram {
           return false;
         }),
         [PmapProc.GETPORT]: implement(p.GETPORT, (m): number => {
-          if (m.prot !== IPPROTO_TCP) return 0;
-          const found = options.programs().some((o) => o.program === m.prog && o.version === m.vers);
-          return found ? options.port() : 0;
+          const found = mappings().find((o) => o.prog === m.prog && o.vers === m.vers && o.prot === m.prot);
+          return found ? found.port : 0;
         }),
         [PmapProc.DUMP]: implement(p.DUMP, (): Mapping[] => mappings()),
       },
