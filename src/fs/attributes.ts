@@ -48,6 +48,15 @@ export function timeFromDate(date: Date): FsTime {
   return timeFromMs(date.getTime());
 }
 
+/**
+ * An object's LastModified as a file time, in whole seconds: HEAD's Last-Modified header has
+ * second precision while listings may carry milliseconds, and a file's mtime must not change
+ * with the request that happened to report it (clients would drop their caches).
+ */
+export function timeFromObject(lastModified: Date): FsTime {
+  return { sec: Math.floor(lastModified.getTime() / 1000), nsec: 0 };
+}
+
 export function compareTimes(a: FsTime, b: FsTime): number {
   return a.sec - b.sec || a.nsec - b.nsec;
 }

@@ -21,6 +21,7 @@ import {
   dirAttributes,
   fileAttributes,
   timeFromDate,
+  timeFromObject,
   timeFromMs,
   type FileAttributes,
   type FsTime,
@@ -426,7 +427,7 @@ export class S3FileSystem implements FileSystem {
         const now = this.local.localFile(childPath(dir.path, e.name)) ?? e.local;
         out.attributes = fileAttributes(e.fileid, now.size, now.mtime, this.own);
       } else {
-        out.attributes = fileAttributes(e.fileid, e.object!.size, timeFromDate(e.object!.lastModified), this.own);
+        out.attributes = fileAttributes(e.fileid, e.object!.size, timeFromObject(e.object!.lastModified), this.own);
       }
       return out;
     });
@@ -511,7 +512,7 @@ export class S3FileSystem implements FileSystem {
     });
     if (!staged) {
       // An object that is not staged and stays so (times only, or its size unchanged).
-      if (remote) return fileAttributes(id, remote.size, timeFromDate(remote.lastModified), this.own);
+      if (remote) return fileAttributes(id, remote.size, timeFromObject(remote.lastModified), this.own);
       return this.getattr(id);
     }
     if (!wasStaged) this.fileChanged(id, record.path);
@@ -568,7 +569,7 @@ export class S3FileSystem implements FileSystem {
     if (!staged) {
       // UNCHECKED on an object that stays as it is.
       if (!remote) throw fsError('STALE', `'${path}' vanished during CREATE`);
-      return { id, attributes: fileAttributes(id, remote.size, timeFromDate(remote.lastModified), this.own), dirAttributes: this.dirAttrs(dirId, dir.path) };
+      return { id, attributes: fileAttributes(id, remote.size, timeFromObject(remote.lastModified), this.own), dirAttributes: this.dirAttrs(dirId, dir.path) };
     }
     if (how.mode === 'exclusive') this.noteExclusiveCreate(key);
     if (!wasStaged) this.fileChanged(id, path);
@@ -832,7 +833,7 @@ export class S3FileSystem implements FileSystem {
   private attributesOf(id: bigint, path: string, resolved: Resolved): FileAttributes {
     if (resolved.kind === 'dir') return this.dirAttrs(id, path);
     if (resolved.origin === 'local') return fileAttributes(id, resolved.local.size, resolved.local.mtime, this.own);
-    return fileAttributes(id, resolved.object.size, timeFromDate(resolved.object.lastModified), this.own);
+    return fileAttributes(id, resolved.object.size, timeFromObject(resolved.object.lastModified), this.own);
   }
 }
 
