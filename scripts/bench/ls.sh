@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# Benchmark (not a test): listing one directory of many keys through the kernel NFS client and s3nfs,
+# against a raw paged ListObjectsV2 of the same prefix.
+#
+#   scripts/bench/ls.sh [--count 10000] [--runs 3] [--s3-env FILE] [--keep] [--no-build]
+#
+# In one run:
+#   1. a Ceph RGW (scripts/local-s3.sh start) unless --s3-env names the env file of one already running,
+#      and --count small objects under one prefix (created once; a rerun with --s3-env reuses them);
+#   2. (a) ListObjectsV2 of the prefix with delimiter '/', 1,000 keys per page, every page: from the host,
+#      and (a') from inside the UML test namespace through the harness's relay, the path s3nfs takes;
+#   3. (b) s3nfs serving the bucket read-only and the kernel client (UML) running `ls -l` on that directory:
+#      the first listing after the mount (nothing cached anywhere), then --runs more with the guest's
+#      caches dropped before each, and `ls -f` (names only, no attributes) for comparison;
+# then prints the times and the ratios b/a (how many times longer `ls -l` takes than the raw listing).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+COUNT=10000 RUNS=3 S3_ENV="" KEEP=0 BUILD=1
+while [ $# -gt 0 ]; do
+  case $1 in
+    --count) COUNT=$2; shift 2 ;;
+    --runs) RUNS=$2; shift 2 ;;
+    --s3-env) S3_ENV=$2; shift 2 ;;
+    --keep) KEEP=1; shift ;;
+    --no-build) BUILD=0; shift ;;
+    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "ls.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+[[ $COUNT =~ ^[0-9]+$ && $RUNS =~ ^[0-9]+$ ]] || { echo "ls.sh: --count and --runs take numbers" >&2; exit 2; }
+
+say() { echo "ls.sh: $*" >&2; }
+export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
+
+if [ "$BUILD" = 1 ]; then
+  npm run --silent build >/dev/null 2>&1 || say "the build reported errors (in files of other work?); using what it emitted"
+fi
+
+work=$(mktemp -d /tmp/s3nfs-bench-ls.XXXXXX)
+started_s3=0
+cleanup() {
+  [ "$started_s3" = 1 ] && bash scripts/local-s3.sh stop "$work/s3" >/dev/null 2>&1
+  if [ "$KEEP" = 1 ]; then say "results kept in $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+
+if [ -z "$S3_ENV" ]; then
+  say "starting a Ceph RGW in $work/s3"
+  started_s3=1
+  bash scripts/local-s3.sh start "$work/s3" --bucket s3nfs-bench >/dev/null
+  S3_ENV=$work/s3/env
+fi
+set -a
+# shellcheck disable=SC1090
+source "$S3_ENV"
+set +a
+PREFIX=bench/ls-$COUNT/
+BASELINE="node dist/scripts/bench/s3-baseline.js"
+
+$BASELINE ensure-keys --prefix "$PREFIX" --count "$COUNT"
+
+say "(a) raw ListObjectsV2 from the host"
+$BASELINE list --prefix "$PREFIX" --runs "$RUNS" --label host | tee "$work/raw-host.txt"
+
+cat >"$work/server.sh" <<EOF
+$BASELINE list --prefix '$PREFIX' --runs $RUNS --label relay || exit 1
+exec ./bin/s3nfs serve '$S3NFS_TEST_BUCKET' --endpoint-url '$S3NFS_TEST_ENDPOINT' --listen "\$UML_HOST_ADDR" \\
+  --allow-client "\$UML_GUEST_ADDR" --port 20490 --state-dir '$work/state' --insecure --read-only
+EOF
+
+cat >"$work/guest.sh" <<'EOF'
+set -u
+dir=$NFS_MOUNT/${PREFIX%/}
+drop() { sync; echo 3 >/proc/sys/vm/drop_caches; }
+now() { date +%s.%N; }
+timed() { # LABEL RUN CMD...: prints the entry count and the wall time
+  local label=$1 run=$2
+  shift 2
+  local t0 t1 lines
+  t0=$(now)
+  lines=$("$@" 2>"$UML_FILES/$label-$run.err" | wc -l)
+  t1=$(now)
+  echo "result $label run=$run lines=$lines seconds=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')"
+}
+timed ls-l-first 1 ls -l "$dir"
+for run in $(seq 1 "$RUNS"); do
+  drop
+  timed ls-l "$run" ls -l "$dir"
+done
+for run in $(seq 1 "$RUNS"); do
+  drop
+  timed ls-f "$run" ls -f "$dir"
+done
+EOF
+
+say "(a') raw ListObjectsV2 from the test namespace through the relay, then (b) ls through s3nfs"
+rc=0
+bash scripts/uml/run.sh --quiet --results "$work/uml" --server "bash $work/server.sh" --server-start-timeout 600 \
+  --s3-endpoint "$S3NFS_TEST_ENDPOINT" --export "/$S3NFS_TEST_BUCKET" \
+  --mount-options vers=3,proto=tcp,port=20490,mountport=20490,mountproto=tcp,nolock \
+  --guest-script "$work/guest.sh" --guest-env "PREFIX=$PREFIX" --guest-env "RUNS=$RUNS" --timeout 1800 || rc=$?
+grep '^  ListObjectsV2' "$work/uml/server.log" || true
+cat "$work/uml/out/stdout" 2>/dev/null || true
+if [ "$rc" != 0 ]; then
+  say "the UML run failed (exit $rc); server log and guest errors follow"
+  tail -n 30 "$work/uml/server.log" >&2 || true
+  cat "$work/uml/out/stderr" >&2 2>/dev/null || true
+  KEEP=1
+  exit 1
+fi
+
+node - "$work" "$COUNT" <<'EOF'
+const fs = require('node:fs');
+const [work, count] = [process.argv[2], Number(process.argv[3])];
+const read = (f) => { try { return fs.readFileSync(`${work}/${f}`, 'utf8'); } catch { return ''; } };
+const raw = (text, label) => {
+  const m = new RegExp(`^result list label=${label} best_ms=([0-9.]+) runs=(\\S+) entries=(\\d+)`, 'm').exec(text);
+  if (!m) return { best: NaN, runs: [] };
+  if (Number(m[3]) !== count) throw new Error(`the ${label} listing had ${m[3]} entries, want ${count}`);
+  return { best: Number(m[1]), runs: m[2].split(',').map(Number) };
+};
+const host = raw(read('raw-host.txt'), 'host');
+const relay = raw(read('uml/server.log'), 'relay');
+const stdout = read('uml/out/stdout');
+const guest = (label, wantLines) => [...stdout.matchAll(new RegExp(`^result ${label} run=\\d+ lines=(\\d+) seconds=([0-9.]+)`, 'gm'))]
+  .map((m) => {
+    if (Number(m[1]) !== wantLines) throw new Error(`${label} printed ${m[1]} lines, want ${wantLines}`);
+    return Number(m[2]) * 1000;
+  });
+const rows = [
+  ['(a)  ListObjectsV2, host -> RGW', host.runs],
+  ["(a') ListObjectsV2, netns -> relay -> RGW", relay.runs],
+  ['(b)  ls -l, first after mount', guest('ls-l-first', count + 1)], // + the "total" line
+  ['(b)  ls -l, client caches dropped', guest('ls-l', count + 1)],
+  ['(b)  ls -f (names only), client caches dropped', guest('ls-f', count + 2)], // + "." and ".."
+];
+console.log(`\nlist one directory of ${count} keys; best run of each, ms (all runs in brackets):`);
+for (const [name, runs] of rows) {
+  const v = Math.min(...runs);
+  const ratios = name.startsWith('(b)') ? `   b/a' ${(v / relay.best).toFixed(1)}x  b/a ${(v / host.best).toFixed(1)}x` : '';
+  console.log(`  ${name.padEnd(48)} ${v.toFixed(0).padStart(7)}${ratios}   [${runs.map((x) => x.toFixed(0)).join(', ')}]`);
+}
+EOF

@@ -1,0 +1,218 @@
+#!/usr/bin/env bash
+# Benchmark (not a test): how fast the Linux kernel NFS client reads one big object through s3nfs,
+# against how fast S3 itself gives the same bytes.
+#
+#   scripts/bench/read.sh [--size-mib 1024] [--runs 3] [--readahead-kb N] [--s3-env FILE] [--keep] [--no-build]
+#
+# In one run:
+#   1. a Ceph RGW with the bluestore OSD (scripts/local-s3.sh start --store bluestore) unless --s3-env
+#      names the env file of one already running, and one object of --size-mib (random bytes);
+#   2. (a) raw parallel ranged GETs with the AWS SDK (8 MiB parts, 16 in flight, bodies counted and
+#      dropped): from the host straight to the RGW, and (a') again from inside the UML test namespace
+#      through the harness's relay (netns 127.0.0.1 -> unix socket -> host 127.0.0.1), the path s3nfs
+#      takes to S3 here;
+#   3. (b) s3nfs serving the bucket read-only in that namespace and the kernel client (UML) reading the
+#      object with `dd bs=1M` and with fio (sequential 1 MiB reads: buffered, and O_DIRECT with 16 in
+#      flight), the guest's page cache dropped before each run. Buffered reads use the client's default
+#      readahead (128 KiB for NFS on Linux 6.1), and with --readahead-kb N run again with that much
+#      (readahead decides how many READs the client keeps in flight). With 16384 the UML guest's network
+#      wedged twice here (the guest stopped ACKing; "nfs: server not responding"): a pass slower than
+#      10 MiB/s is reported as STALLED and the rest is skipped;
+#   4. the CPU time s3nfs used, per GiB it served;
+# then prints MiB/s of each (best of --runs) and the ratios b/a.
+#
+# Needs root (UML harness) and the packages of scripts/setup.sh; the OSD file takes about 1.5 GiB of disk.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+SIZE_MIB=1024 RUNS=3 READAHEAD_KB=0 S3_ENV="" KEEP=0 BUILD=1
+while [ $# -gt 0 ]; do
+  case $1 in
+    --size-mib) SIZE_MIB=$2; shift 2 ;;
+    --runs) RUNS=$2; shift 2 ;;
+    --readahead-kb) READAHEAD_KB=$2; shift 2 ;;
+    --s3-env) S3_ENV=$2; shift 2 ;;
+    --keep) KEEP=1; shift ;;
+    --no-build) BUILD=0; shift ;;
+    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "read.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+for n in "$SIZE_MIB" "$RUNS" "$READAHEAD_KB"; do
+  [[ $n =~ ^[0-9]+$ ]] || { echo "read.sh: --size-mib, --runs and --readahead-kb take numbers" >&2; exit 2; }
+done
+
+say() { echo "read.sh: $*" >&2; }
+export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
+
+if [ "$BUILD" = 1 ]; then
+  npm run --silent build >/dev/null 2>&1 || say "the build reported errors (in files of other work?); using what it emitted"
+fi
+
+work=$(mktemp -d /tmp/s3nfs-bench-read.XXXXXX)
+started_s3=0
+cleanup() {
+  [ "$started_s3" = 1 ] && bash scripts/local-s3.sh stop "$work/s3" >/dev/null 2>&1
+  if [ "$KEEP" = 1 ]; then say "results kept in $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+
+if [ -z "$S3_ENV" ]; then
+  say "starting a Ceph RGW (bluestore) in $work/s3"
+  started_s3=1
+  bash scripts/local-s3.sh start "$work/s3" --store bluestore --bucket s3nfs-bench >/dev/null
+  S3_ENV=$work/s3/env
+fi
+set -a
+# shellcheck disable=SC1090
+source "$S3_ENV"
+set +a
+KEY=bench/read-${SIZE_MIB}MiB.bin
+BASELINE="node dist/scripts/bench/s3-baseline.js"
+
+$BASELINE ensure-object --key "$KEY" --size-mib "$SIZE_MIB"
+
+say "(a) raw ranged GETs from the host"
+$BASELINE ranged-get --key "$KEY" --runs "$RUNS" --label host | tee "$work/raw-host.txt"
+
+# Inside the namespace: the relayed baseline first, then s3nfs until the harness stops it. s3nfs runs in a
+# session of its own so the harness's SIGTERM reaches only this script, which reads s3nfs's CPU time first.
+cat >"$work/server.sh" <<EOF
+$BASELINE ranged-get --key '$KEY' --runs $RUNS --label relay || exit 1
+setsid ./bin/s3nfs serve '$S3NFS_TEST_BUCKET' --endpoint-url '$S3NFS_TEST_ENDPOINT' --listen "\$UML_HOST_ADDR" \\
+  --allow-client "\$UML_GUEST_ADDR" --port 20490 --state-dir '$work/state' --insecure --read-only &
+pid=\$!
+stop() {
+  echo "result s3nfs-cpu ticks=\$(awk '{ print \$14 + \$15 }' /proc/\$pid/stat) hz=\$(getconf CLK_TCK)"
+  kill -TERM "\$pid"
+  wait "\$pid"
+  exit \$?
+}
+trap stop TERM
+wait "\$pid"
+EOF
+
+# The guest: the kernel client reads the object, cold each time. Results as `result ...` lines.
+cat >"$work/guest.sh" <<'EOF'
+set -u
+f=$NFS_MOUNT/$KEY
+drop() { sync; echo 3 >/proc/sys/vm/drop_caches; }
+now() { date +%s.%N; }
+size=$(stat -c %s "$f")
+bdi=/sys/class/bdi/$(mountpoint -d "$NFS_MOUNT")/read_ahead_kb
+default_ra=$(cat "$bdi")
+echo "file $f: $size bytes; $(grep -o 'rsize=[0-9]*' /proc/mounts | head -n 1); default read_ahead_kb $default_ra"
+# A pass slower than 10 MiB/s counts as stalled: it is killed (NFS waits are killable, not interruptible),
+# what the kernel said is kept, the mount is dropped (so unmounting cannot hang) and the rest is skipped.
+limit=$((size / 1048576 / 10 + 60))
+stalled=0
+pass() { # NAME CMD...: runs one timed pass; prints "result NAME seconds=S"
+  local name=$1
+  shift
+  [ "$stalled" = 1 ] && return
+  drop
+  local t0 t1 rc
+  t0=$(now)
+  timeout -s KILL "$limit" "$@"
+  rc=$?
+  t1=$(now)
+  if [ "$rc" = 137 ]; then
+    stalled=1
+    echo "STALLED: $name did not finish within ${limit}s"
+    dmesg | tail -n 30 >"$UML_FILES/stalled.dmesg"
+    umount -f -l "$NFS_MOUNT"
+  elif [ "$rc" != 0 ]; then
+    echo "FAILED: $name exit $rc"
+  else
+    echo "result $name seconds=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')"
+  fi
+}
+fio_args() { # LABEL: the options every fio pass shares (one sequential reader, 1 MiB reads, JSON out)
+  echo "--name=$1 --filename=$f --readonly --rw=read --bs=1M --size=$size --output-format=json"
+  echo "--output=$UML_FILES/fio-$1-$run.json"
+}
+for ra in $default_ra $READAHEAD_KB; do
+  [ "$ra" = 0 ] && continue
+  echo "$ra" >"$bdi"
+  for run in $(seq 1 "$RUNS"); do pass "dd ra=$ra run=$run" dd if="$f" of=/dev/null bs=1M status=none; done
+  for run in $(seq 1 "$RUNS"); do
+    # shellcheck disable=SC2046 # fio_args are words without spaces
+    pass "fio buffered-ra$ra run=$run" fio $(fio_args "buffered-ra$ra") --direct=0 --ioengine=psync
+  done
+done
+echo "$default_ra" >"$bdi"
+for run in $(seq 1 "$RUNS"); do
+  # shellcheck disable=SC2046
+  pass "fio direct run=$run" fio $(fio_args direct) --direct=1 --ioengine=libaio --iodepth=16
+done
+EOF
+
+passes=$((RUNS * (READAHEAD_KB > 0 ? 5 : 3)))
+guest_budget=$((passes * (SIZE_MIB / 10 + 60) + 120))
+say "(a') raw ranged GETs from the test namespace through the relay, then (b) the kernel client through s3nfs"
+rc=0
+bash scripts/uml/run.sh --quiet --results "$work/uml" --server "bash $work/server.sh" --server-start-timeout 600 \
+  --s3-endpoint "$S3NFS_TEST_ENDPOINT" --export "/$S3NFS_TEST_BUCKET" \
+  --mount-options vers=3,proto=tcp,port=20490,mountport=20490,mountproto=tcp,nolock \
+  --guest-script "$work/guest.sh" --guest-env "KEY=$KEY" --guest-env "RUNS=$RUNS" \
+  --guest-env "READAHEAD_KB=$READAHEAD_KB" --timeout "$guest_budget" || rc=$?
+grep '^  ranged GETs' "$work/uml/server.log" || true
+cat "$work/uml/out/stdout" 2>/dev/null || true
+if [ "$rc" != 0 ]; then
+  say "the UML run did not end well (exit $rc): results below may be partial; server log and guest errors follow"
+  tail -n 30 "$work/uml/server.log" >&2 || true
+  cat "$work/uml/out/stderr" >&2 2>/dev/null || true
+  KEEP=1
+fi
+grep -q '^STALLED' "$work/uml/out/stdout" && KEEP=1 # keep the evidence
+
+node - "$work" "$SIZE_MIB" <<'EOF'
+const fs = require('node:fs');
+const [work, sizeMib] = [process.argv[2], Number(process.argv[3])];
+const read = (f) => { try { return fs.readFileSync(`${work}/${f}`, 'utf8'); } catch { return ''; } };
+const raw = (text, label) => {
+  const m = new RegExp(`^result ranged-get label=${label} best_mibps=([0-9.]+) runs=(\\S+) cpu_s_per_gib=([0-9.]+)`, 'm').exec(text);
+  return m ? { best: Number(m[1]), runs: m[2].split(',').map(Number), cpu: Number(m[3]) } : { best: NaN, runs: [], cpu: NaN };
+};
+const rawHost = raw(read('raw-host.txt'), 'host');
+const rawRelay = raw(read('uml/server.log'), 'relay');
+const [host, relay] = [rawHost.best, rawRelay.best];
+const stdout = read('uml/out/stdout');
+const dd = (ra) => [...stdout.matchAll(new RegExp(`^result dd ra=${ra} run=\\d+ seconds=([0-9.]+)`, 'gm'))]
+  .map((m) => sizeMib / Number(m[1]));
+// fio runs that finished (a result line); each JSON file says how many bytes it read and how fast.
+const fio = (label) => [...stdout.matchAll(new RegExp(`^result fio ${label} run=(\\d+) `, 'gm'))].map((m) => {
+  const job = JSON.parse(read(`uml/files/fio-${label}-${m[1]}.json`)).jobs[0].read;
+  if (job.io_bytes !== sizeMib * 1048576) throw new Error(`fio ${label} run ${m[1]} read ${job.io_bytes} bytes`);
+  return job.bw / 1024;
+});
+const ras = [...new Set([...stdout.matchAll(/^result (?:dd ra=|fio buffered-ra)(\d+)/gm)].map((m) => m[1]))];
+const rows = [
+  ['(a)  raw ranged GETs, host -> RGW', rawHost.runs],
+  ["(a') raw ranged GETs, netns -> relay -> RGW", rawRelay.runs],
+];
+for (const ra of ras) {
+  rows.push([`(b)  kernel client, dd bs=1M, readahead ${ra} KiB`, dd(ra)]);
+  rows.push([`(b)  kernel client, fio 1M buffered, readahead ${ra} KiB`, fio(`buffered-ra${ra}`)]);
+}
+rows.push(['(b)  kernel client, fio 1M O_DIRECT, iodepth 16', fio('direct')]);
+const n = (x) => (Number.isFinite(x) ? x.toFixed(0).padStart(6) : '   n/a');
+console.log(read('uml/out/stdout').split('\n')[0]);
+console.log(`\nread ${sizeMib} MiB; best run of each, MiB/s (all runs in brackets):`);
+for (const [name, runs] of rows) {
+  const v = runs.length ? Math.max(...runs) : NaN;
+  const ratios = name.startsWith('(b)') ? `   b/a' ${(v / relay).toFixed(2)}  b/a ${(v / host).toFixed(2)}` : '';
+  console.log(`  ${name.padEnd(56)} ${n(v)}${ratios}   [${runs.map((x) => x.toFixed(0)).join(', ')}]`);
+}
+const cpu = /^result s3nfs-cpu ticks=(\d+) hz=(\d+)/m.exec(read('uml/server.log'));
+// Everything the guest read: each finished pass read the whole object once.
+const passes = (stdout.match(/^result /gm) ?? []).length;
+const servedGiB = (passes * sizeMib) / 1024;
+if (cpu && servedGiB > 0) {
+  const seconds = Number(cpu[1]) / Number(cpu[2]);
+  console.log(`  CPU per GiB: s3nfs ${(seconds / servedGiB).toFixed(2)} s (${seconds.toFixed(1)} s for ${servedGiB.toFixed(1)} GiB served); ` +
+    `raw SDK GETs ${rawHost.cpu.toFixed(2)} s (host), ${rawRelay.cpu.toFixed(2)} s (relay)`);
+}
+for (const m of stdout.matchAll(/^(STALLED|FAILED): (.*)$/gm)) console.log(`  ${m[1]}: ${m[2]} (see ${work}/uml)`);
+console.log("  target: b/a >= 0.9 (a' is the baseline s3nfs has in this harness: S3 behind the relay)");
+EOF
