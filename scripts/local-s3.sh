@@ -246,7 +246,8 @@ $store_conf
 
 [client.rgw]
 rgw data = $dir/rgw
-rgw frontends = beast endpoint=127.0.0.1:$rgw_port
+# tcp_nodelay: without it Nagle + delayed ACKs add ~40 ms to every small request on loopback.
+rgw frontends = beast endpoint=127.0.0.1:$rgw_port tcp_nodelay=1
 rgw init timeout = 60
 # Free deleted and overwritten data within a minute instead of hours.
 rgw gc obj min wait = 30
@@ -394,7 +395,7 @@ cmd_start() {
     fi
     stop_daemon "$DIR" client.rgw
     rgw_port=$(free_ports 1)
-    sed -i "s|^rgw frontends = .*|rgw frontends = beast endpoint=127.0.0.1:$rgw_port|" "$conf"
+    sed -i "s|^rgw frontends = .*|rgw frontends = beast endpoint=127.0.0.1:$rgw_port tcp_nodelay=1|" "$conf"
   done
   local endpoint="http://127.0.0.1:$rgw_port"
   step "S3 answers, bucket created"
