@@ -404,7 +404,9 @@ export class S3FileSystem implements FileSystem {
   }
 
   async access(id: bigint, caller: Caller, requested: number): Promise<{ granted: number; attributes: FileAttributes }> {
-    const attributes = await this.getattr(id);
+    // Rights depend only on the type and the configured owner and modes, so what is already known
+    // answers: the client sends ACCESS right after GETATTR or LOOKUP, which just asked S3.
+    const attributes = this.cachedAttributes(id) ?? (await this.getattr(id));
     return { granted: grantedAccess(attributes, caller, requested, this.readOnly), attributes };
   }
 
