@@ -3,7 +3,7 @@
 
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { createLogger, type LogFormat, type Logger, type LogLevel } from '../log/logger.js';
+import { createLogger, oneLine, type LogFormat, type Logger, type LogLevel } from '../log/logger.js';
 
 export interface LogSetup {
   readonly log: Logger;
@@ -51,4 +51,25 @@ export function setUpLog(options: LogSetupOptions): LogSetup {
       closeSync(fd);
     },
   };
+}
+
+/**
+ * The log a server command writes, as its flags ask; undefined (after one line on stderr) when the
+ * log directory cannot be written.
+ */
+export function setUpServerLog(config: {
+  logLevel: LogSetupOptions['level'];
+  logFormat: LogSetupOptions['format'];
+  logDirectory?: string;
+}): LogSetup | undefined {
+  try {
+    return setUpLog({
+      level: config.logLevel,
+      format: config.logFormat,
+      ...(config.logDirectory === undefined ? {} : { directory: config.logDirectory }),
+    });
+  } catch (err) {
+    process.stderr.write(`s3nfs: cannot write a log in ${config.logDirectory}: ${oneLine(err)}\n`);
+    return undefined;
+  }
 }

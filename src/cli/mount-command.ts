@@ -12,7 +12,7 @@ import type { StatusReport } from '../control/protocol.js';
 import { socketAnswers } from '../control/server.js';
 import { oneLine } from '../log/logger.js';
 import { stopServer, type CommandOutput } from './control-commands.js';
-import { setUpLog } from './log-setup.js';
+import { setUpServerLog } from './log-setup.js';
 import { isMountPoint, mountOptionsFor, nfsClientProblem, nfsMountAt, runCommand } from './nfs-client.js';
 import { isLoopbackListen } from './client-addresses.js';
 import { runServe, startServer, StartError, type RunningServer } from './serve.js';
@@ -239,17 +239,8 @@ export async function mountInForeground(config: ServeConfig, dir: string): Promi
     process.stderr.write(failure(err).stderr);
     return 1;
   }
-  let logging;
-  try {
-    logging = setUpLog({
-      level: config.logLevel,
-      format: config.logFormat,
-      ...(config.logDirectory === undefined ? {} : { directory: config.logDirectory }),
-    });
-  } catch (err) {
-    process.stderr.write(`s3nfs: cannot write a log in ${config.logDirectory}: ${oneLine(err)}\n`);
-    return 1;
-  }
+  const logging = setUpServerLog(config);
+  if (!logging) return 1;
   const { log } = logging;
   let running: RunningServer;
   try {

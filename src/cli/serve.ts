@@ -45,7 +45,7 @@ import type { RpcProgram } from '../server/index.js';
 import { serveAdmission } from './admission.js';
 import { ClientAllowList, isLoopbackListen } from './client-addresses.js';
 import { ClientTracker } from './client-tracker.js';
-import { setUpLog } from './log-setup.js';
+import { setUpServerLog } from './log-setup.js';
 import { instrumentProgram, meteredFileSystem, wireScrapeSources } from './metrics-wiring.js';
 import { PortmapSetupError, setUpPortmap, type PortmapSetup } from './portmap-setup.js';
 import { PublishProgress } from './publish-progress.js';
@@ -515,17 +515,8 @@ export interface RunServeOptions {
 }
 
 export async function runServe(config: ServeConfig, options: RunServeOptions = {}): Promise<number> {
-  let logging;
-  try {
-    logging = setUpLog({
-      level: config.logLevel,
-      format: config.logFormat,
-      ...(config.logDirectory === undefined ? {} : { directory: config.logDirectory }),
-    });
-  } catch (err) {
-    process.stderr.write(`s3nfs: cannot write a log in ${config.logDirectory}: ${oneLine(err)}\n`);
-    return 1;
-  }
+  const logging = setUpServerLog(config);
+  if (!logging) return 1;
   const { log } = logging;
   const signal = firstSignal(log);
   let running: RunningServer;
