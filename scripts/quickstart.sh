@@ -32,6 +32,9 @@ source "$STATE/s3/env"
 set +a
 cleanup() { bash scripts/local-s3.sh stop "$STATE/s3" >/dev/null 2>&1 || true; }
 trap cleanup EXIT
+# A signal otherwise ends bash without running the EXIT trap: exit through it.
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 node dist/scripts/quickstart-seed.js "$S3NFS_TEST_ENDPOINT" demo
 
