@@ -5,80 +5,14 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn, spawnSync } from 'node:child_process';
-import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { SdkObjectStore } from '../../../src/s3/sdk-store.js';
-
-const endpoint = process.env.S3NFS_TEST_ENDPOINT;
-const bucket = process.env.S3NFS_TEST_BUCKET;
-const NO_SERVER = 'S3NFS_TEST_ENDPOINT / S3NFS_TEST_BUCKET are not set (scripts/test.sh starts a local Ceph RGW)';
-const CLI = fileURLToPath(new URL('../../../../bin/s3nfs', import.meta.url));
-const haveLibnfs = spawnSync('sh', ['-c', 'command -v nfs-ls && command -v nfs-cat']).status === 0;
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the CLI to completion (for start-up failures). */
-function runCli(args: string[], timeoutMs = 60_000): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { timeout: timeoutMs, env: process.env }, (err, stdout, stderr) => {
-      const code = err && typeof err.code === 'number' ? err.code : err ? null : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-/** A running `s3nfs serve`, once it has printed its listening line. */
-interface Served {
-  child: ChildProcessWithoutNullStreams;
-  port: number;
-  stderr: () => string;
-  exited: Promise<number | null>;
-}
-
-function serve(args: string[]): Promise<Served> {
-  const child = spawn(process.execPath, [CLI, 'serve', ...args], { env: process.env });
-  let out = '';
-  let err = '';
-  child.stderr.on('data', (b: Buffer) => (err += b.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`no listening line within 30 s; stderr:\n${err}`));
-    }, 30_000);
-    child.stdout.on('data', (b: Buffer) => {
-      out += b.toString();
-      const m = /^s3nfs: listening on 127\.0\.0\.1:(\d+)$/m.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ child, port: Number(m[1]), stderr: () => err, exited });
-      }
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`s3nfs exited with ${code} before listening; stderr:\n${err}`));
-    });
-  });
-}
-
-function libnfs(tool: 'nfs-ls' | 'nfs-cat', url: string, extra: string[] = []): Promise<{ code: number; stdout: Buffer; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(tool, [...extra, url], { encoding: 'buffer', timeout: 30_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
-      resolve({ code, stdout, stderr: stderr.toString() });
-    });
-  });
-}
+import { bucket, endpoint, haveLibnfs, libnfs, NO_SERVER, runCli, serve, type Served } from '../cli/cli-helpers.js';
 
 test('serve: nfs-ls lists and nfs-cat reads objects through the CLI server; SIGTERM exits 0', async (t) => {
   if (!endpoint || !bucket) return t.skip(NO_SERVER);
@@ -99,7 +33,7 @@ test('serve: nfs-ls lists and nfs-cat reads objects through the CLI server; SIGT
     served = await serve([`${bucket}/${prefix}`, '--endpoint-url', endpoint, '--port', '0', '--insecure', '--state-dir', stateDir]);
     const url = (path: string) => `nfs://127.0.0.1/${bucket}/${prefix}${path}?version=3&nfsport=${served!.port}&mountport=${served!.port}`;
 
-    const ls = await libnfs('nfs-ls', url(''));
+    const ls = await libnfs('nfs-ls', [url('')]);
     assert.equal(ls.code, 0, ls.stderr);
     const top = ls.stdout.toString().trim().split('\n').map((l) => l.trim().split(/\s+/));
     assert.deepEqual(top.map((cols) => cols.at(-1)).sort(), ['dir', 'hello.txt']);
@@ -107,22 +41,22 @@ test('serve: nfs-ls lists and nfs-cat reads objects through the CLI server; SIGT
     assert.equal(hello[0], '-rw-r--r--');
     assert.equal(hello.at(-2), String(objects['hello.txt']!.length));
 
-    const recursive = await libnfs('nfs-ls', url(''), ['-R']);
+    const recursive = await libnfs('nfs-ls', ['-R', url('')]);
     assert.equal(recursive.code, 0, recursive.stderr);
     const names = recursive.stdout.toString().trim().split('\n').map((l) => l.trim().split(/\s+/).at(-1)).sort();
     assert.deepEqual(names, ['dir', 'dir/a.txt', 'dir/big.bin', 'dir/deeper', 'dir/deeper/z.txt', 'hello.txt']);
 
-    const cat = await libnfs('nfs-cat', url('/hello.txt'));
+    const cat = await libnfs('nfs-cat', [url('/hello.txt')]);
     assert.equal(cat.code, 0, cat.stderr);
     assert.deepEqual(cat.stdout, objects['hello.txt']);
 
     // A file in a subdirectory: libnfs mounts its parent directory, then reads.
-    const catBig = await libnfs('nfs-cat', url('/dir/big.bin'));
+    const catBig = await libnfs('nfs-cat', [url('/dir/big.bin')]);
     assert.equal(catBig.code, 0, catBig.stderr);
     assert.equal(catBig.stdout.length, big.length);
     assert.ok(catBig.stdout.equals(big), 'the 3 MiB object reads back byte for byte');
 
-    const missing = await libnfs('nfs-cat', url('/nope.txt'));
+    const missing = await libnfs('nfs-cat', [url('/nope.txt')]);
     assert.notEqual(missing.code, 0);
     assert.match(missing.stderr, /NOENT/);
 
@@ -155,7 +89,7 @@ test('serve without --insecure: a client on a privileged port mounts, one on an 
   try {
     served = await serve([`${bucket}/${prefix}`, '--endpoint-url', endpoint, '--port', '0', '--state-dir', stateDir]);
     const url = `nfs://127.0.0.1/${bucket}/${prefix}?version=3&nfsport=${served.port}&mountport=${served.port}`;
-    const asRoot = await libnfs('nfs-ls', url);
+    const asRoot = await libnfs('nfs-ls', [url]);
     assert.equal(asRoot.code, 0, asRoot.stderr);
     assert.match(asRoot.stdout.toString(), /only\.txt/);
     const asNobody = await new Promise<number>((resolve) => {
