@@ -2,7 +2,7 @@
 //
 //   node dist/scripts/bench/read-raw.js [--key K] [--size-mib 1024] [--runs 3]
 //        [--part-mib 8] [--inflight 8] [--readers 8] [--read-kib 1024] [--memory-mib 512]
-//        [--max-window-mib 64] [--verify]
+//        [--max-window-mib 64] [--verify] [--sdk-bodies]
 //
 // Server and credentials from S3NFS_TEST_ENDPOINT, S3NFS_TEST_BUCKET, AWS_ACCESS_KEY_ID,
 // AWS_SECRET_ACCESS_KEY (scripts/local-s3.sh start DIR --store bluestore writes them to DIR/env).
@@ -10,7 +10,8 @@
 //
 // Measures, in MiB/s, run after run:
 //   sdk        plain @aws-sdk/client-s3: parallel ranged GETs of part size, `inflight` at once
-//   store      the same through SdkObjectStore (what the read path sits on)
+//   store      the same through SdkObjectStore (what the read path sits on; --sdk-bodies: with the
+//              SDK's own stream bodies instead of DirectGetHandler)
 //   prefetch   ReadPrefetcher on SdkObjectStore, `readers` concurrent 1 MiB reads in order
 //              (what the kernel NFS client sends), no NFS in between
 // and the ratio prefetch / sdk: of the best runs, and the median of each run's own ratio (the
@@ -39,6 +40,7 @@ const { values: args } = parseArgs({
     'max-window-mib': { type: 'string', default: '64' },
     'initial-window-mib': { type: 'string', default: '1' },
     verify: { type: 'boolean', default: false },
+    'sdk-bodies': { type: 'boolean', default: false },
   },
 });
 
@@ -67,7 +69,7 @@ function num(s: string | undefined): number {
   return n;
 }
 
-const store = new SdkObjectStore({ bucket, endpoint });
+const store = new SdkObjectStore({ bucket, endpoint, directGet: !args['sdk-bodies'] });
 
 async function ensureObject(): Promise<string> {
   const info = await store.head(key);

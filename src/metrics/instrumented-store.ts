@@ -66,6 +66,10 @@ export class InstrumentedObjectStore implements ObjectStore {
     return result;
   }
 
+  recycle(body: Buffer): void {
+    this.inner.recycle?.(body);
+  }
+
   async put(req: PutRequest): Promise<PutResult> {
     const result = await this.timed(this.apis.put, () => this.inner.put(req));
     this.uploaded.inc(req.body.length);

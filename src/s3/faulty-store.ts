@@ -148,6 +148,10 @@ export class FaultInjectingObjectStore implements ObjectStore {
     return this.run({ api: 'get', req: describeGet(req) }, () => this.inner.get(req), req.signal);
   }
 
+  recycle(body: Buffer): void {
+    this.inner.recycle?.(body);
+  }
+
   put(req: PutRequest): Promise<PutResult> {
     return this.run({ api: 'put', req: describePut(req) }, () => this.inner.put(req));
   }

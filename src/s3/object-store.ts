@@ -120,6 +120,11 @@ export interface ObjectStore {
   /** HEAD; resolves `undefined` when the key does not exist. */
   head(key: string): Promise<ObjectInfo | undefined>;
   get(req: GetRequest): Promise<GetResult>;
+  /**
+   * The caller is done with a body get() returned, and nothing reads it any more: the store may reuse
+   * its memory. Optional for both sides: a body never handed back is just garbage-collected.
+   */
+  recycle?(body: Buffer): void;
   put(req: PutRequest): Promise<PutResult>;
   /** Deleting a missing key succeeds, as in S3. */
   delete(key: string): Promise<void>;

@@ -30,6 +30,8 @@ import {
 } from '@aws-sdk/client-s3';
 import { NoAuthSigner } from '@smithy/core';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { DirectGetHandler, ReceivedBody } from './direct-get.js';
+import { BodyPool } from './body-pool.js';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import {
   ObjectStoreError,
@@ -85,12 +87,19 @@ export interface SdkObjectStoreOptions {
   connectTimeoutMs?: number;
   /** A connection that sends nothing for this long is given up (and the request retried). Default 30 s. */
   idleTimeoutMs?: number;
+  /**
+   * Receive GetObject bodies with DirectGetHandler (straight into one buffer) instead of the SDK's
+   * stream. Default true; off only to compare the two.
+   */
+  directGet?: boolean;
 }
 
 const DEFAULT_MAX_ATTEMPTS = 5;
 const DEFAULT_MAX_SOCKETS = 64;
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
+/** Free body buffers kept for reuse: a few read-ahead parts' worth. */
+const BODY_POOL_BYTES = 32 * 1024 * 1024;
 
 export class SdkObjectStore implements ObjectStore {
   readonly bucket: string;
@@ -98,6 +107,8 @@ export class SdkObjectStore implements ObjectStore {
   private readonly agents: { http: http.Agent; https: https.Agent };
   private readonly options: SdkObjectStoreOptions;
   private readonly maxAttempts: number;
+  /** Buffers GetObject bodies are received into, reused once the read path hands them back. */
+  private readonly bodies = new BodyPool(BODY_POOL_BYTES);
   private readonly idleTimeoutMs: number;
   /** Headers every request of the bucket carries (requester pays, expected owner). */
   private readonly common: { RequestPayer?: 'requester'; ExpectedBucketOwner?: string };
@@ -121,12 +132,7 @@ export class SdkObjectStore implements ObjectStore {
     const config: S3ClientConfig = {
       maxAttempts: this.maxAttempts,
       retryMode: 'standard', // exponential backoff with full jitter; longer waits when throttled
-      requestHandler: new NodeHttpHandler({
-        httpAgent: this.agents.http,
-        httpsAgent: this.agents.https,
-        connectionTimeout: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
-        socketTimeout: this.idleTimeoutMs,
-      }),
+      requestHandler: this.requestHandler(maxSockets),
       requestChecksumCalculation: options.uploadChecksums ? 'WHEN_SUPPORTED' : 'WHEN_REQUIRED',
       responseChecksumValidation: options.uploadChecksums ? 'WHEN_SUPPORTED' : 'WHEN_REQUIRED',
     };
@@ -159,7 +165,30 @@ export class SdkObjectStore implements ObjectStore {
   }
 
   /** Closes pooled connections. The store must not be used afterwards. */
+  private requestHandler(maxSockets: number): NodeHttpHandler | DirectGetHandler {
+    const connectTimeoutMs = this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    const sdkHandler = new NodeHttpHandler({
+      httpAgent: this.agents.http,
+      httpsAgent: this.agents.https,
+      connectionTimeout: connectTimeoutMs,
+      socketTimeout: this.idleTimeoutMs,
+    });
+    if (this.options.directGet === false) return sdkHandler;
+    return new DirectGetHandler({
+      fallback: sdkHandler,
+      maxSockets,
+      connectTimeoutMs,
+      idleTimeoutMs: this.idleTimeoutMs,
+      allocateBody: (length) => this.bodies.take(length),
+    });
+  }
+
+  recycle(body: Buffer): void {
+    this.bodies.give(body);
+  }
+
   destroy(): void {
+    this.bodies.clear();
     this.client.destroy();
     this.agents.http.destroy();
     this.agents.https.destroy();
@@ -636,6 +665,13 @@ export async function readBody(
   if (body === undefined || body === null) {
     if (contentLength) throw new Error(`no body, expected ${contentLength} bytes`);
     return Buffer.alloc(0);
+  }
+  if (body instanceof ReceivedBody) {
+    // DirectGetHandler fills one buffer; its socket's own idle timeout and the abort signal end it early.
+    if (contentLength !== undefined && body.length !== contentLength) {
+      throw new Error(`body is ${body.length} bytes, its Content-Length says ${contentLength}`);
+    }
+    return body.whole;
   }
   if (!(body instanceof Readable)) {
     const withBytes = body as { transformToByteArray?: () => Promise<Uint8Array> };
