@@ -119,6 +119,8 @@ export interface ReadReply {
   data: Buffer;
   eof: boolean;
   attributes: FileAttributes;
+  /** Call once `data` has been written out (see ReadResult.release); optional to call. */
+  release?: () => void;
 }
 
 /** SETATTR's settable fields; times are either 'server' (now) or a client time. */
@@ -451,7 +453,8 @@ export class S3FileSystem implements FileSystem {
       const object = resolved.object;
       try {
         const got = await this.readPath.read(id, { key: object.key, size: object.size, etag: object.etag }, offset, count);
-        return { data: got.data, eof: got.eof, attributes: this.attributesOf(id, record.path, resolved) };
+        const attributes = this.attributesOf(id, record.path, resolved);
+        return { data: got.data, eof: got.eof, attributes, ...(got.release ? { release: got.release } : {}) };
       } catch (err) {
         if (!isStaleRead(err) || attempt > 0) throw fromStoreError(err, `READ ${object.key}`);
         // The object was replaced or deleted since we looked: look again and read the new version

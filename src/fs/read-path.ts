@@ -18,6 +18,8 @@ export interface ReadResult {
   data: Buffer;
   /** True when the data reaches the end of the object. */
   eof: boolean;
+  /** Call once nothing reads `data` any more, so its buffer may be reused; optional to call. */
+  release?: () => void;
 }
 
 export interface ReadPath {
@@ -51,7 +53,11 @@ export class DirectReadPath implements ReadPath {
       if (got.size !== target.size) {
         throw new ReadPathError('Stale', `${target.key} is now ${got.size} bytes, not ${target.size}`);
       }
-      return { data: got.body, eof: offset + got.body.length >= target.size };
+      return {
+        data: got.body,
+        eof: offset + got.body.length >= target.size,
+        release: () => this.store.recycle?.(got.body),
+      };
     } catch (err) {
       if (isObjectStoreError(err, 'PreconditionFailed') || isObjectStoreError(err, 'NotFound') || isObjectStoreError(err, 'InvalidRange')) {
         throw new ReadPathError('Stale', `${target.key} changed or vanished during a read`, { cause: err });

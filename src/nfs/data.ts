@@ -31,11 +31,13 @@ export function dataProcedures(nfs: NfsContext, p: Nfs3Program['procedures']): R
   // Failure arms only: replies are encoded with the table's codec, whose data bound may differ.
   const readFailures = read3Res();
   return {
-    [Nfs3Proc.READ]: nfsProcedure(nfs, p.READ, readFailures, async ({ file, offset, count }, _call, onFailure) => {
+    [Nfs3Proc.READ]: nfsProcedure(nfs, p.READ, readFailures, async ({ file, offset, count }, call, onFailure) => {
       const id = nfs.idOf(file);
       onFailure(() => ({ fileAttributes: nfs.postOp(id) }));
       const at = offset > BigInt(FAR_OFFSET) ? FAR_OFFSET : Number(offset);
       const got = await fs.read(id, at, count);
+      // The reply carries got.data by reference: its buffer is reused only after the socket wrote it.
+      if (got.release) call.onReplySent?.(got.release);
       return { fileAttributes: nfs.attr(got.attributes), count: got.data.length, eof: got.eof, data: got.data };
     }),
 

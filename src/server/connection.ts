@@ -187,17 +187,19 @@ export class RpcConnection {
     }
     this.inFlight++;
     this.counters.callsInFlight++;
-    void this.complete(outcome.reply);
+    void this.complete(outcome.reply, outcome.replySent);
     return true;
   }
 
   /** Sends a call's reply when it is ready; never rejects. */
-  private async complete(reply: Promise<Buffer[]>): Promise<void> {
+  private async complete(reply: Promise<Buffer[]>, replySent: (() => void) | undefined): Promise<void> {
+    let written = false;
     try {
-      this.send(await reply);
+      written = this.send(await reply, replySent);
     } catch (err) {
       this.logger.error('call failed without a reply', { connection: this.id, client: this.client.address, err });
     } finally {
+      if (!written) replySent?.();
       this.inFlight--;
       this.counters.callsInFlight--;
       try {
@@ -209,14 +211,17 @@ export class RpcConnection {
     }
   }
 
-  private send(message: Buffer[]): void {
+  /** Queues a reply; true when `written` will be called once the socket is done with its buffers. */
+  private send(message: Buffer[], written: (() => void) | undefined): boolean {
     const s = this.socket;
-    if (this.isClosed || s.destroyed || s.writableEnded) return;
+    if (this.isClosed || s.destroyed || s.writableEnded) return false;
     const framed = frameRecord(message);
     s.cork();
-    for (const b of framed) s.write(b);
+    // Write callbacks run once the data is in the kernel, or with an error if the socket is destroyed first.
+    for (let i = 0; i < framed.length; i++) s.write(framed[i]!, i === framed.length - 1 ? written : undefined);
     s.uncork();
     this.counters.repliesSent++;
+    return written !== undefined;
   }
 
   private finishIfIdle(): void {

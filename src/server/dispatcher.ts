@@ -34,7 +34,12 @@ export interface CallSource {
  * writev) or is not an RPC call at all, and the connection it came on should be closed.
  */
 export type CallOutcome =
-  | { readonly kind: 'reply'; readonly reply: Promise<Buffer[]> }
+  | {
+      readonly kind: 'reply';
+      readonly reply: Promise<Buffer[]>;
+      /** Call once the reply's buffers have been written (or dropped): runs the handlers' releases. */
+      readonly replySent?: () => void;
+    }
   | { readonly kind: 'close'; readonly reason: string };
 
 export interface DispatcherCounters {
@@ -139,6 +144,7 @@ export class Dispatcher {
     const auth = checkCredentials(header.cred, header.verf);
     if (!auth.ok) return replied(authError(xid, auth.authStat));
 
+    const releases: (() => void)[] = [];
     const ctx: CallContext = {
       xid,
       program: header.prog,
@@ -147,6 +153,10 @@ export class Dispatcher {
       client: source.client,
       connectionId: source.connectionId,
       cred: auth.cred,
+      onReplySent: (release) => releases.push(release),
+    };
+    const replySent = (): void => {
+      for (const release of releases.splice(0)) release();
     };
     if (this.admission) {
       let decision: AdmissionDecision;
@@ -183,7 +193,7 @@ export class Dispatcher {
     }
 
     const execute = (): Promise<Buffer[]> => this.execute(proc, found.programName, () => call.run(ctx), ctx);
-    if (proc.idempotent || !this.drc) return { kind: 'reply', reply: execute() };
+    if (proc.idempotent || !this.drc) return { kind: 'reply', reply: execute(), replySent };
     const key = drcKey({
       clientAddress: source.client.address,
       xid,
@@ -202,7 +212,8 @@ export class Dispatcher {
         source: hit.source,
       });
     }
-    return { kind: 'reply', reply: hit.reply.then((b) => [b]) };
+    // The cache keeps a copy of the reply, so what the handler lent is free once that copy exists.
+    return { kind: 'reply', reply: hit.reply.then((b) => [b]).finally(replySent) };
   }
 
   private async execute(

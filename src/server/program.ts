@@ -26,6 +26,11 @@ export interface CallContext {
   /** Unique per TCP connection for the life of the server. */
   readonly connectionId: number;
   readonly cred: CallCredentials;
+  /**
+   * Runs `release` once the reply has been written to the socket (or will never be): a handler whose
+   * reply carries a buffer by reference (READ's data) learns when that buffer is free again.
+   */
+  readonly onReplySent?: (release: () => void) => void;
 }
 
 export interface ProcedureSpec<A, R> {

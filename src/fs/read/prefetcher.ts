@@ -22,7 +22,9 @@
 // a 404 or a range the opened version must have had all mean the object changed: the prefetcher
 // fails with ReadPathError('Stale') from then on, so no reply ever mixes two versions.
 //
-// Memory: each chunk holds a MemoryBudget reservation from before its GET until it is dropped.
+// Memory: each chunk holds a MemoryBudget reservation from before its GET until it is dropped. A
+// dropped chunk's body goes back to the store for reuse (ObjectStore.recycle) once every view of it
+// a read handed out has been released, so at S3 speed no new buffers are allocated.
 // Read-ahead only uses free budget (after asking reclaimers); when refused the window halves.
 // A read whose bytes are not buffered always gets its own small GET, reserved with overcommit
 // if need be, so progress never waits on memory (no deadlock); the overshoot is bounded by the
@@ -92,6 +94,11 @@ export interface ReadResult {
   data: Buffer;
   /** True when the data reaches the end of the object. */
   eof: boolean;
+  /**
+   * Call once nothing reads `data` any more (its reply was written): the GET body behind it may then be
+   * reused for another GET. Never calling it is safe; the body is then left to the GC.
+   */
+  release?: () => void;
 }
 
 export interface PrefetchStats {
@@ -162,6 +169,8 @@ interface Chunk {
   readonly reservation: Reservation;
   /** Reads waiting on or using this chunk: it is never aborted while pinned. */
   pins: number;
+  /** Views of the body handed out and not released: the body is recycled only at zero. */
+  lent: number;
   /** Dropped from the buffer; its reservation goes back once the GET settles. */
   evicted: boolean;
   /** Reserved past the budget's limit: dropped as soon as no read uses it. */
@@ -275,9 +284,12 @@ export class ReadPrefetcher {
       for (const c of pinned) if (c.state === 'failed') throw c.error;
 
       const data = assemble(pinned, offset, end);
-      if (pinned.length > 1) this.stats.straddles++;
       this.stats.bytesServed += data.length;
-      return { data, eof: end >= this.size };
+      if (pinned.length > 1) {
+        this.stats.straddles++;
+        return { data, eof: end >= this.size }; // a copy: no body is lent
+      }
+      return { data, eof: end >= this.size, release: this.lend(pinned[0]!) };
     } finally {
       for (const c of pinned) this.unpin(c);
       this.active--;
@@ -496,6 +508,7 @@ export class ReadPrefetcher {
       controller: new AbortController(),
       reservation,
       pins: 0,
+      lent: 0,
       evicted: false,
       overcommitted,
     };
@@ -550,7 +563,10 @@ export class ReadPrefetcher {
         this.probe = undefined;
         probeDone();
       }
-      if (c.evicted) c.reservation.release();
+      if (c.evicted) {
+        c.reservation.release();
+        this.recycle(c);
+      }
     }
   }
 
@@ -581,8 +597,30 @@ export class ReadPrefetcher {
     if (i >= 0) this.chunks.splice(i, 1);
     if (c.evicted) return;
     c.evicted = true;
-    if (c.state !== 'loading') c.reservation.release();
-    else if (c.pins === 0) c.controller.abort();
+    if (c.state !== 'loading') {
+      c.reservation.release();
+      this.recycle(c);
+    } else if (c.pins === 0) c.controller.abort();
+  }
+
+  /** Counts a view of `c`'s body as handed out; the returned function gives it back (once). */
+  private lend(c: Chunk): () => void {
+    c.lent++;
+    let returned = false;
+    return () => {
+      if (returned) return;
+      returned = true;
+      c.lent--;
+      this.recycle(c);
+    };
+  }
+
+  /** Hands a dropped chunk's body back to the store once no view of it is out. */
+  private recycle(c: Chunk): void {
+    if (!c.evicted || c.lent > 0 || c.pins > 0 || !c.body) return;
+    const body = c.body;
+    c.body = undefined;
+    this.store.recycle?.(body);
   }
 
   private unpin(c: Chunk): void {
@@ -590,6 +628,7 @@ export class ReadPrefetcher {
     if (c.pins > 0) return;
     if (c.evicted && c.state === 'loading') c.controller.abort();
     else if (c.overcommitted && c.state !== 'loading') this.evict(c);
+    else this.recycle(c);
   }
 }
 

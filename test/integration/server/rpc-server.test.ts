@@ -294,3 +294,35 @@ test('connection errors (resets mid-record) do not disturb the server', async ()
   await c.close();
   await server.close();
 });
+
+test('a reply lends its payload until the socket has taken it, and a dropped connection gives it back', async () => {
+  const { server, state, port } = await startServer();
+  const c = await TestRpcClient.connect(port);
+  c.socket.pause();
+  const calls = 200; // 200 × 256 KiB = 50 MiB: most replies wait in the server's queue, not in the kernel
+  for (let i = 0; i < calls; i++) c.send(callMessage({ xid: i + 1, proc: Proc.BIG }));
+  let last = -1;
+  for (;;) {
+    await settle(100);
+    const answered = server.stats().repliesSent;
+    if (answered === last) break;
+    last = answered;
+  }
+  assert.ok(last > 0);
+  assert.ok(state.bigReleased < last, `${state.bigReleased} of ${last} queued replies released before they were written`);
+  c.socket.resume();
+  await c.reply(calls);
+  for (let i = 0; i < 100 && state.bigReleased < calls; i++) await settle(10);
+  assert.equal(state.bigReleased, calls, 'every written reply released its payload');
+
+  // A client that goes away with replies still queued: they are released, not leaked.
+  const d = await TestRpcClient.connect(port);
+  d.socket.pause();
+  for (let i = 0; i < 100; i++) d.send(callMessage({ xid: i + 1, proc: Proc.BIG }));
+  for (let i = 0; i < 100 && state.bigReleased < calls + 20; i++) await settle(10);
+  d.socket.destroy();
+  for (let i = 0; i < 200 && state.bigReleased < calls + 100; i++) await settle(10);
+  assert.equal(state.bigReleased, calls + 100, 'replies dropped with their connection released their payload');
+  await c.close();
+  await server.close();
+});

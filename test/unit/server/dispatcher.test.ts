@@ -201,3 +201,17 @@ test('idempotent calls are never answered from the cache', async () => {
   await reply(dispatcher.dispatch(call, SOURCE));
   assert.deepEqual(state.started, [5, 5]);
 });
+
+test('releases a handler registers with onReplySent run when the connection says the reply was sent, once', async () => {
+  const { dispatcher, state } = setup();
+  const outcome = dispatcher.dispatch(callMessage({ xid: 77, proc: Proc.BIG }), SOURCE);
+  assert.equal(outcome.kind, 'reply');
+  if (outcome.kind !== 'reply') return;
+  const bytes = Buffer.concat(await outcome.reply);
+  assert.equal(bytes.length, 24 + 4 + 256 * 1024);
+  assert.equal(state.bigReleased, 0, 'the payload is still lent while the reply waits to be written');
+  assert.ok(outcome.replySent);
+  outcome.replySent();
+  outcome.replySent();
+  assert.equal(state.bigReleased, 1);
+});

@@ -42,6 +42,8 @@ export class TestProgramState {
   running = new Map<number, number>(); // connection id → calls running now
   maxRunning = new Map<number, number>();
   bigPayload = Buffer.alloc(256 * 1024, 0x5a);
+  /** BIG replies the server reported written (or dropped): their payload is free again. */
+  bigReleased = 0;
   lastCtx: CallContext | undefined;
 
   gate(id: number): Gate {
@@ -132,7 +134,10 @@ export function testProgram(state: TestProgramState): RpcProgram {
           args: xvoid,
           result: opaque(1 << 20),
           idempotent: true,
-          handler: () => state.bigPayload,
+          handler: (_args, ctx) => {
+            ctx.onReplySent?.(() => state.bigReleased++);
+            return state.bigPayload;
+          },
         }),
         [Proc.REFUSE]: procedure({
           name: 'REFUSE',
