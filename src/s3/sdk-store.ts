@@ -98,8 +98,8 @@ const DEFAULT_MAX_ATTEMPTS = 5;
 const DEFAULT_MAX_SOCKETS = 64;
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
-/** Free body buffers kept for reuse: a few read-ahead parts' worth. */
-const BODY_POOL_BYTES = 32 * 1024 * 1024;
+/** Free body buffers kept for reuse (let go after 10 s unused): what a streaming reader turns over. */
+const BODY_POOL_BYTES = 64 * 1024 * 1024;
 
 export class SdkObjectStore implements ObjectStore {
   readonly bucket: string;
@@ -108,7 +108,7 @@ export class SdkObjectStore implements ObjectStore {
   private readonly options: SdkObjectStoreOptions;
   private readonly maxAttempts: number;
   /** Buffers GetObject bodies are received into, reused once the read path hands them back. */
-  private readonly bodies = new BodyPool(BODY_POOL_BYTES);
+  private readonly bodies = new BodyPool({ maxFreeBytes: BODY_POOL_BYTES });
   private readonly idleTimeoutMs: number;
   /** Headers every request of the bucket carries (requester pays, expected owner). */
   private readonly common: { RequestPayer?: 'requester'; ExpectedBucketOwner?: string };

@@ -33,7 +33,7 @@ class PoisoningStore extends ControlledStore {
 }
 
 test('BodyPool: a given-back buffer is handed out again; views, strangers and repeats are ignored', () => {
-  const pool = new BodyPool(4 * 1024 * 1024, 1024);
+  const pool = new BodyPool({ maxFreeBytes: 4 * 1024 * 1024, minPooledSize: 1024 });
   const a = pool.take(1 << 20);
   assert.equal(a.length, 1 << 20);
   pool.give(a.subarray(0, 10)); // a view: not the buffer handed out
@@ -49,12 +49,23 @@ test('BodyPool: a given-back buffer is handed out again; views, strangers and re
   assert.equal(pool.heldBytes, 0, 'small bodies are not kept');
 });
 
-test('BodyPool keeps at most maxFreeBytes of free buffers', () => {
-  const pool = new BodyPool(2 * 65536, 1024);
-  const bufs = [pool.take(65536), pool.take(65536), pool.take(65536)];
+test('BodyPool keeps at most maxFreeBytes of free buffers, dropping the oldest', () => {
+  const pool = new BodyPool({ maxFreeBytes: 2 * 65536, minPooledSize: 1024 });
+  const odd = pool.take(4096);
+  const bufs = [pool.take(65536), pool.take(65536)];
+  pool.give(odd);
   for (const b of bufs) pool.give(b);
-  assert.equal(pool.heldBytes, 2 * 65536);
+  assert.equal(pool.heldBytes, 2 * 65536, 'the odd-sized buffer given first made room');
+  assert.notEqual(pool.take(4096), odd);
   pool.clear();
+  assert.equal(pool.heldBytes, 0);
+});
+
+test('BodyPool lets its free buffers go when nothing was taken for idleMs', async () => {
+  const pool = new BodyPool({ maxFreeBytes: 1 << 20, minPooledSize: 1024, idleMs: 30 });
+  pool.give(pool.take(4096));
+  assert.equal(pool.heldBytes, 4096);
+  await new Promise((r) => setTimeout(r, 100));
   assert.equal(pool.heldBytes, 0);
 });
 
