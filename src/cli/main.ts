@@ -22,6 +22,7 @@ import { expandMountOptions } from './mount-options.js';
 import { joinRepeatedFlags, serveFlags, toServeConfig, UsageError, type PortmapMode } from './serve-options.js';
 import { runServe } from './serve.js';
 import { mountStateDir } from './server-discovery.js';
+import { DEFAULT_READ_AHEAD_KB } from './read-ahead.js';
 
 function fail(message: string): never {
   process.stderr.write(`s3nfs: ${message}\n`);
@@ -51,6 +52,12 @@ function mountFlags<T>(y: Argv<T>) {
       type: 'boolean',
       default: false,
       describe: 'keep the server in this process (Ctrl-C unmounts and stops)',
+    })
+    .option('read-ahead-kb', {
+      group: 'Mount:',
+      type: 'number',
+      default: DEFAULT_READ_AHEAD_KB,
+      describe: "the mount's kernel read-ahead in KiB, as efs-utils sets it (0: keep the kernel's default, 128)",
     })
     .option('port', { group: 'Server:', type: 'number', default: 0, describe: 'TCP port for NFS and MOUNT (0: any free one)' })
     .option('portmap', {
@@ -93,8 +100,13 @@ async function main(argv: string[]): Promise<void> {
       async (a) => {
         const dir = a.dir;
         const config = toServeConfig({ ...a, 'state-dir': a['state-dir'] ?? mountStateDir(dir) });
-        if (a.foreground) process.exitCode = await mountInForeground(config, dir);
-        else finish(await mountInBackground(config, dir));
+        const readAheadKb = a['read-ahead-kb'];
+        if (!(Number.isSafeInteger(readAheadKb) && readAheadKb >= 0)) {
+          fail(`--read-ahead-kb must be a whole number of KiB (0 or more), got ${String(readAheadKb)}`);
+        }
+        const mount = { readAheadKb };
+        if (a.foreground) process.exitCode = await mountInForeground(config, dir, mount);
+        else finish(await mountInBackground(config, dir, mount));
       },
     )
     .command(

@@ -15,6 +15,7 @@ import { stopServer, type CommandOutput } from './control-commands.js';
 import { setUpServerLog } from './log-setup.js';
 import { isMountPoint, mountOptionsFor, nfsClientProblem, nfsMountAt, runCommand } from './nfs-client.js';
 import { isLoopbackListen } from './client-addresses.js';
+import { setReadAhead } from './read-ahead.js';
 import { runServe, startServer, StartError, type RunningServer } from './serve.js';
 import type { ServeConfig } from './serve-options.js';
 import { controlSocketOf } from './server-discovery.js';
@@ -159,8 +160,21 @@ function mountPreflight(dir: string): string {
   return mountDirectory(dir);
 }
 
+/** What `s3nfs mount` sets on the mount besides the server's settings. */
+export interface MountSettings {
+  /** The mount's kernel read-ahead in KiB; 0 leaves the kernel's default. */
+  readAheadKb: number;
+}
+
+/** Applies `settings` to the mount at `dir`; returns warnings (the mount works either way). */
+function tuneMount(dir: string, settings: MountSettings): string {
+  if (settings.readAheadKb === 0) return '';
+  const problem = setReadAhead(dir, settings.readAheadKb);
+  return problem === undefined ? '' : `s3nfs: warning: ${problem}\n`;
+}
+
 /** `s3nfs mount` in the background: start the server, mount, return. */
-export async function mountInBackground(config: ServeConfig, dir: string): Promise<CommandOutput> {
+export async function mountInBackground(config: ServeConfig, dir: string, settings: MountSettings): Promise<CommandOutput> {
   let abs: string;
   try {
     abs = mountPreflight(dir);
@@ -183,7 +197,7 @@ export async function mountInBackground(config: ServeConfig, dir: string): Promi
   }
   return {
     stdout: `s3nfs: mounted s3://${config.bucket}/${config.prefix} on ${abs} (server pid ${daemon.pid}, log ${logPlace(config, daemon)})\n`,
-    stderr: '',
+    stderr: tuneMount(abs, settings),
     code: 0,
   };
 }
@@ -231,7 +245,7 @@ function stopEvents(running: RunningServer): () => Promise<string> {
 }
 
 /** `s3nfs mount -f`: serve in this process, mount, and unmount before stopping. */
-export async function mountInForeground(config: ServeConfig, dir: string): Promise<number> {
+export async function mountInForeground(config: ServeConfig, dir: string, settings: MountSettings): Promise<number> {
   let abs: string;
   try {
     abs = mountPreflight(dir);
@@ -258,6 +272,7 @@ export async function mountInForeground(config: ServeConfig, dir: string): Promi
     logging.close();
     return 1;
   }
+  process.stderr.write(tuneMount(abs, settings));
   log.info('mounted', { dir: abs, export: running.exportPath });
   const next = stopEvents(running);
   for (;;) {

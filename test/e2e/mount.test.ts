@@ -27,6 +27,7 @@ mkdir -p /tmp/mp /tmp/mp2
 # In the background.
 s3nfs mount "$BUCKET/data" /tmp/mp --endpoint-url "$EP" --state-dir $S --publish-delay 600 > $UML_FILES/mount.out 2>&1 || exit 10
 grep ' /tmp/mp ' /proc/mounts > $UML_FILES/mounts.txt
+cat /sys/class/bdi/$(mountpoint -d /tmp/mp)/read_ahead_kb > $UML_FILES/read-ahead.txt
 cat /tmp/mp/hello.txt > $UML_FILES/hello.txt || exit 11
 echo 'flushed by hand' > /tmp/mp/flushed.txt || exit 12
 echo 'published at unmount' > /tmp/mp/later.txt || exit 13
@@ -37,10 +38,11 @@ grep -q ' /tmp/mp ' /proc/mounts && exit 17
 [ -e $S/s3nfs.pid ] && exit 18
 
 # Attached (-f): the command keeps running until it is unmounted.
-s3nfs mount -f "$BUCKET/data" /tmp/mp2 --endpoint-url "$EP" --state-dir $S2 --read-only > $UML_FILES/fg.log 2>&1 &
+s3nfs mount -f "$BUCKET/data" /tmp/mp2 --endpoint-url "$EP" --state-dir $S2 --read-only --read-ahead-kb 0 > $UML_FILES/fg.log 2>&1 &
 FG=$!
 for _ in $(seq 600); do grep -q ' /tmp/mp2 ' /proc/mounts && break; sleep 0.1; done
 grep ' /tmp/mp2 ' /proc/mounts > $UML_FILES/mounts2.txt || exit 20
+cat /sys/class/bdi/$(mountpoint -d /tmp/mp2)/read_ahead_kb > $UML_FILES/read-ahead2.txt
 cat /tmp/mp2/later.txt > $UML_FILES/later.txt || exit 21
 { echo nope > /tmp/mp2/ro.txt; } 2> $UML_FILES/ro.err && exit 22
 s3nfs unmount /tmp/mp2 --state-dir $S2 > $UML_FILES/unmount2.out 2>&1 || exit 23
@@ -89,6 +91,7 @@ test('s3nfs mount / status / flush / unmount in a guest whose kernel has NFS, in
   assert.match(file('mounts.txt'), /^127\.0\.0\.1:\/s3nfs-e2e-mountcmd-\w+\/data \/tmp\/mp nfs .*\bvers=3\b.*\bport=\d+\b/);
   assert.match(file('mounts.txt'), /\blocal_lock=all\b/, 'nolock: locks stay in the guest kernel');
   assert.equal(file('hello.txt'), 'hello from s3\n');
+  assert.equal(file('read-ahead.txt'), '15360\n', 'the mount reads ahead 15 MiB');
 
   const status = JSON.parse(file('status.json')) as StatusReport;
   assert.deepEqual(
@@ -105,6 +108,7 @@ test('s3nfs mount / status / flush / unmount in a guest whose kernel has NFS, in
   assert.equal(await objectText(client, bucket, 'data/later.txt'), 'published at unmount\n');
 
   assert.match(file('mounts2.txt'), /\/tmp\/mp2 nfs ro,/);
+  assert.equal(file('read-ahead2.txt'), '128\n', "--read-ahead-kb 0 keeps the kernel's default");
   assert.equal(file('later.txt'), 'published at unmount\n');
   assert.match(file('ro.err'), /Read-only file system/);
   assert.match(file('unmount2.out'), /^s3nfs: unmounted \/tmp\/mp2\ns3nfs: server \d+ stopped\n$/);
