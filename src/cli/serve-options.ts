@@ -190,7 +190,12 @@ export function serveFlags<T>(y: Argv<T>) {
       type: 'string',
       describe: 'bytes per ranged GET and per multipart part (sets both; suffixes K, M, G allowed: 16M)',
     })
-    .option('read-part-size', { group: 'Performance:', type: 'number', default: 8, describe: 'MiB per ranged GET' })
+    .option('read-part-size', {
+      group: 'Performance:',
+      type: 'number',
+      default: 16,
+      describe: 'MiB per read-ahead GET (the largest ranged GET)',
+    })
     .option('write-part-size', {
       group: 'Performance:',
       type: 'number',

@@ -113,7 +113,7 @@ export async function openExport(options: ExportOptions): Promise<OpenExport> {
     const budget = new MemoryBudget(options.memoryTargetBytes ?? 512 * MiB);
     const readPath = new ReadPathManager(options.store, budget, {
       ...options.readTuning,
-      prefetch: { partSize: options.readPartSize ?? 8 * MiB, ...options.readTuning?.prefetch },
+      prefetch: { partSize: options.readPartSize ?? 16 * MiB, ...options.readTuning?.prefetch },
       now: () => clock.now(),
     });
     undo.push(() => readPath.close());

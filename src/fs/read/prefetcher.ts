@@ -2,7 +2,7 @@
 //
 // The object is fetched in chunks: one chunk = one ranged GET. Chunk boundaries always fall on a
 // multiple of the granule (1 MiB) or at the end of the object, and a chunk never crosses a part
-// boundary (a multiple of partSize, 8 MiB), so granule-aligned READs of at most a granule (what
+// boundary (a multiple of partSize: --read-part-size), so granule-aligned READs of at most a granule (what
 // the Linux client sends) are always a view of a single GET body, never a copy.
 //
 // Access pattern:

@@ -48,7 +48,7 @@ test('defaults: loopback, no allow-list, portmap auto, signed requests, no S3 ex
   assert.equal(c.portmap, 'auto');
   assert.equal(c.noSignRequest, false);
   assert.equal(c.requesterPays, false);
-  assert.equal(c.readPartSize, 8 * MiB);
+  assert.equal(c.readPartSize, 16 * MiB);
   assert.equal(c.writePartSize, 8 * MiB);
   for (const k of ['storageClass', 'sse', 'sseKmsKeyId', 'expectedBucketOwner', 'logDirectory'] as const) {
     assert.equal(k in c, false, `${k} is absent by default`);
@@ -65,9 +65,9 @@ test('--prefix is the other way to name a prefix; giving both is an error', asyn
 });
 
 test('--part-size takes bytes like Mountpoint (or a K/M/G suffix) and sets both part sizes', async () => {
-  const c = await parse(['b', '--part-size', String(16 * MiB)]);
-  assert.equal(c.readPartSize, 16 * MiB);
-  assert.equal(c.writePartSize, 16 * MiB);
+  const c = await parse(['b', '--part-size', String(12 * MiB)]);
+  assert.equal(c.readPartSize, 12 * MiB);
+  assert.equal(c.writePartSize, 12 * MiB);
   assert.equal((await parse(['b', '--part-size', '32M'])).writePartSize, 32 * MiB);
   assert.equal((await parse(['b', '--part-size', '1GiB'])).readPartSize, 1024 * MiB);
   assert.equal(parseSize('x', '64k'), 64 * 1024);
@@ -146,14 +146,14 @@ test('the new options work as mount options (-o) too, a quoted list keeping its 
   const c = await parse([
     'b',
     '-o',
-    'listen=0.0.0.0,allow_client="10.0.0.0/8,10.9.9.9",portmap=off,part_size=16M,no_sign_request,requester_pays',
+    'listen=0.0.0.0,allow_client="10.0.0.0/8,10.9.9.9",portmap=off,part_size=32M,no_sign_request,requester_pays',
   ]);
   assert.deepEqual(
     c.allowClients.map((r) => r.text),
     ['10.0.0.0/8', '10.9.9.9/32'],
   );
   assert.equal(c.portmap, 'off');
-  assert.equal(c.readPartSize, 16 * MiB);
+  assert.equal(c.readPartSize, 32 * MiB);
   assert.equal(c.noSignRequest, true);
   assert.equal(c.requesterPays, true);
 });
