@@ -47,9 +47,15 @@ export class ReceivedBody extends Readable {
   readonly whole: Promise<Buffer>;
   private settle!: { resolve: (b: Buffer) => void; reject: (e: Error) => void };
   private done = false;
+  private failure: Error | undefined;
   private streaming = false;
+  private filled = 0;
+  /** whenReceived() callers, by the byte count they wait for. */
+  private waiters: { n: number; resolve: () => void; reject: (e: Error) => void }[] = [];
 
   constructor(
+    /** The buffer the body is received into; bytes [0, received) are final. */
+    readonly buffer: Buffer,
     readonly length: number,
     private readonly abandon: () => void,
   ) {
@@ -58,13 +64,37 @@ export class ReceivedBody extends Readable {
     this.whole.catch(() => undefined); // a body nobody reads must not become an unhandled rejection
   }
 
+  /** Bytes received so far. */
+  get received(): number {
+    return this.filled;
+  }
+
+  /** Resolves once at least `n` bytes arrived; rejects if the connection fails first. */
+  whenReceived(n: number): Promise<void> {
+    if (this.filled >= n) return Promise.resolve();
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise<void>((resolve, reject) => this.waiters.push({ n, resolve, reject }));
+  }
+
+  /** @internal */ progress(filled: number): void {
+    this.filled = filled;
+    if (this.waiters.length === 0) return;
+    const ready = this.waiters.filter((w) => w.n <= filled);
+    if (ready.length === 0) return;
+    this.waiters = this.waiters.filter((w) => w.n > filled);
+    for (const w of ready) w.resolve();
+  }
+
   /** @internal */ complete(body: Buffer): void {
     this.done = true;
+    this.progress(body.length);
     this.settle.resolve(body);
   }
 
   /** @internal */ fail(err: Error): void {
     this.done = true;
+    this.failure = err;
+    for (const w of this.waiters.splice(0)) w.reject(err);
     this.settle.reject(err);
   }
 
@@ -390,6 +420,7 @@ class Connection {
     } else if (this.phase === 'body') {
       this.filled += n;
       if (this.filled === this.body.length) this.finish();
+      else this.received?.progress(this.filled);
     } else if (this.phase === 'head') {
       this.destroy(new HttpHeadError(`response head longer than ${HEAD_MAX} bytes`));
     } else if (this.phase !== 'closed') {
@@ -444,7 +475,8 @@ class Connection {
     this.keepAlive = keepsAlive(head) && extra <= length;
     this.body = body;
     this.phase = 'body';
-    this.received = new ReceivedBody(length, () => this.destroy(abortError()));
+    this.received = new ReceivedBody(body, length, () => this.destroy(abortError()));
+    this.received.progress(this.filled);
     const pending = this.pending!;
     this.pending = undefined;
     pending.resolve({ statusCode: head.statusCode, reason: head.reason, headers: head.headers, body: this.received });

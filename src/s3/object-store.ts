@@ -37,6 +37,21 @@ export interface GetRequest {
   ifMatch?: string;
   /** Aborting rejects the GET with an error named 'AbortError' (not an ObjectStoreError). */
   signal?: AbortSignal;
+  /**
+   * Called (by stores that can) once the response headers arrived, with the body as it fills in, so a
+   * caller may use its first bytes before the last arrive. Called again if the store retries the GET.
+   */
+  onArriving?: (body: ArrivingBody) => void;
+}
+
+/** A GET body while it arrives: bytes [0, received()) of `data` are final and never change. */
+export interface ArrivingBody {
+  /** The whole body's buffer (the same one get() resolves with, when it does). */
+  readonly data: Buffer;
+  readonly etag: string;
+  received(): number;
+  /** Resolves once at least `n` bytes arrived; rejects if the body fails first. */
+  whenReceived(n: number): Promise<void>;
 }
 
 export interface GetResult {

@@ -292,6 +292,15 @@ export class SdkObjectStore implements ObjectStore {
       const etag = quoteEtag(out.ETag ?? '');
       const size = totalSize(out.ContentRange) ?? out.ContentLength ?? 0;
       const lastModified = out.LastModified ?? new Date(0);
+      const arriving = out.Body;
+      if (req.onArriving && arriving instanceof ReceivedBody && (req.range === undefined || out.ContentRange !== undefined)) {
+        req.onArriving({
+          data: arriving.buffer,
+          etag,
+          received: () => arriving.received,
+          whenReceived: (n) => arriving.whenReceived(n),
+        });
+      }
       try {
         let body = await readBody(out.Body, out.ContentLength, this.idleTimeoutMs, req.signal);
         if (req.range && out.ContentRange === undefined) {

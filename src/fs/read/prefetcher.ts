@@ -30,7 +30,7 @@
 // if need be, so progress never waits on memory (no deadlock); the overshoot is bounded by the
 // number of READs in flight times 2 granules.
 
-import { isObjectStoreError, type ObjectStore } from '../../s3/object-store.js';
+import { isObjectStoreError, type ArrivingBody, type ObjectStore } from '../../s3/object-store.js';
 import { ReadPathError, isReadPathError } from './errors.js';
 import type { MemoryBudget, Reservation } from './memory-budget.js';
 
@@ -162,6 +162,8 @@ interface Chunk {
   readonly end: number;
   state: ChunkState;
   body?: Buffer;
+  /** While loading (with If-Match): the body as it arrives, so reads need not wait for all of it. */
+  arriving?: ArrivingBody;
   error?: unknown;
   /** Settles (never rejects) when the GET is done either way. */
   ready: Promise<void>;
@@ -279,9 +281,13 @@ export class ReadPrefetcher {
       else this.stats.bufferHits++;
       if (waiting) this.waitedSinceGrowth = true;
 
-      for (const c of pinned) if (c.state === 'loading') await c.ready;
-      if (this.failure) throw this.failure;
-      for (const c of pinned) if (c.state === 'failed') throw c.error;
+      const need = (c: Chunk): number => Math.min(end, c.end) - c.start;
+      // Waiting for one chunk, another may have failed or restarted: check them all again after.
+      do {
+        for (const c of pinned) await this.arrived(c, need(c));
+        if (this.failure) throw this.failure;
+        for (const c of pinned) if (c.state === 'failed') throw c.error;
+      } while (!pinned.every((c) => c.state === 'ready' || (c.arriving?.received() ?? 0) >= need(c)));
 
       const data = assemble(pinned, offset, end);
       this.stats.bytesServed += data.length;
@@ -533,8 +539,16 @@ export class ReadPrefetcher {
       const res = await this.store.get({
         key: this.key,
         range: { start: c.start, end: c.end },
-        ...(ifMatch !== undefined ? { ifMatch } : {}),
         signal: c.controller.signal,
+        // Pinned to a version, the first bytes can be used before the last arrive.
+        ...(ifMatch !== undefined
+          ? {
+              ifMatch,
+              onArriving: (body: ArrivingBody) => {
+                if (body.data.length === c.end - c.start && c.state === 'loading') c.arriving = body;
+              },
+            }
+          : {}),
       });
       if (ifMatch === undefined) {
         if (res.size !== this.size) {
@@ -548,9 +562,11 @@ export class ReadPrefetcher {
         throw new ReadPathError('ShortBody', what);
       }
       c.body = res.body;
+      c.arriving = undefined;
       c.state = 'ready';
       this.stats.bytesFetched += res.body.length;
     } catch (err) {
+      c.arriving = undefined;
       c.state = 'failed';
       c.error = this.explain(err, ifMatch !== undefined);
       if (c.controller.signal.aborted) this.stats.getsAborted++;
@@ -603,6 +619,23 @@ export class ReadPrefetcher {
     } else if (c.pins === 0) c.controller.abort();
   }
 
+  /** Waits until bytes [0, need) of `c` can be read: it loaded (or failed), or they have arrived. */
+  private async arrived(c: Chunk, need: number): Promise<void> {
+    while (c.state === 'loading') {
+      const arriving = c.arriving;
+      if (!arriving) {
+        await c.ready;
+        return;
+      }
+      if (arriving.received() >= need) return;
+      // A body that fails is dropped (a retry of the GET may bring a new one); then the GET decides.
+      const gone = (): void => {
+        if (c.arriving === arriving) c.arriving = undefined;
+      };
+      await Promise.race([c.ready, arriving.whenReceived(need).catch(gone)]);
+    }
+  }
+
   /** Counts a view of `c`'s body as handed out; the returned function gives it back (once). */
   private lend(c: Chunk): () => void {
     c.lent++;
@@ -635,12 +668,17 @@ export class ReadPrefetcher {
 function assemble(chunks: Chunk[], offset: number, end: number): Buffer {
   if (chunks.length === 1) {
     const c = chunks[0]!;
-    return c.body!.subarray(offset - c.start, end - c.start);
+    return bytesOf(c).subarray(offset - c.start, end - c.start);
   }
   const pieces = chunks.map((c) =>
-    c.body!.subarray(Math.max(offset, c.start) - c.start, Math.min(end, c.end) - c.start),
+    bytesOf(c).subarray(Math.max(offset, c.start) - c.start, Math.min(end, c.end) - c.start),
   );
   return Buffer.concat(pieces, end - offset);
+}
+
+/** A chunk's bytes: its body, or while it loads, the body arriving (callers check what has arrived). */
+function bytesOf(c: Chunk): Buffer {
+  return c.body ?? c.arriving!.data;
 }
 
 function roundDown(n: number, unit: number): number {

@@ -393,3 +393,42 @@ test('parallel GETs share a bounded pool of keep-alive connections', async () =>
     { maxSockets: 8 },
   );
 });
+
+test('onArriving hands over the body as it arrives, and again for the retry of a body cut off', async () => {
+  const data = Buffer.from('abcdefghij'.repeat(10_000));
+  let release: (() => void) | undefined;
+  await withServer(
+    (_req, res, n) => {
+      res.writeHead(206, {
+        'content-length': String(data.length),
+        'content-range': `bytes 0-${data.length - 1}/${data.length}`,
+        etag: '"v1"',
+      });
+      res.write(data.subarray(0, 30_000));
+      if (n === 1) {
+        setTimeout(() => res.socket?.destroy(), 20); // the first body is cut off
+        return;
+      }
+      new Promise<void>((r) => (release = r)).then(() => res.end(data.subarray(30_000)));
+    },
+    async (store) => {
+      const arrivals: { data: Buffer; etag: string; received: () => number; whenReceived: (n: number) => Promise<void> }[] = [];
+      const got = store.get({ key: 'obj', range: { start: 0, end: data.length }, ifMatch: '"v1"', onArriving: (b) => arrivals.push(b) });
+      while (arrivals.length < 2) await new Promise((r) => setTimeout(r, 5));
+      const second = arrivals[1]!;
+      await second.whenReceived(30_000);
+      assert.ok(second.received() >= 30_000 && second.received() < data.length, `received ${second.received()}`);
+      assert.deepEqual(second.data.subarray(0, 30_000), data.subarray(0, 30_000), 'the first bytes, before the rest is sent');
+      assert.equal(second.etag, '"v1"');
+      release!();
+      const whole = await got;
+      assert.equal(whole.body, second.data, 'get() resolves with the buffer the bytes arrived in');
+      assert.deepEqual(whole.body, data);
+      assert.equal(second.received(), data.length);
+      await arrivals[0]!.whenReceived(data.length).then(
+        () => assert.fail('the cut-off body never completes'),
+        (err: unknown) => assert.ok(err instanceof Error),
+      );
+    },
+  );
+});
