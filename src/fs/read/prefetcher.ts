@@ -55,7 +55,7 @@ export const DEFAULT_PREFETCH_OPTIONS: Readonly<PrefetchOptions> = Object.freeze
   partSize: 8 * MiB,
   granule: 1 * MiB,
   initialWindow: 1 * MiB,
-  maxWindow: 64 * MiB,
+  maxWindow: 128 * MiB,
   maxBudgetShare: 0.25,
   backWindow: 4 * MiB,
 });
