@@ -33,6 +33,17 @@ async function settle(ms = 50): Promise<void> {
   for (let i = 0; i < 10; i++) await tick();
 }
 
+/** Waits until the server sends no more replies (a client that stopped reading); returns how many it sent. */
+async function repliesWhenWritingStops(server: RpcServer): Promise<number> {
+  let last = -1;
+  for (;;) {
+    await settle(100);
+    const answered = server.stats().repliesSent;
+    if (answered === last) return answered;
+    last = answered;
+  }
+}
+
 test('a slow call does not hold back a fast one on the same connection', async () => {
   const { server, state, port } = await startServer();
   const c = await TestRpcClient.connect(port);
@@ -195,13 +206,7 @@ test('back-pressure: a client that does not read its replies stops being read', 
   c.socket.pause();
   const calls = 400; // 400 × 256 KiB = 100 MiB of replies, far more than socket buffers hold
   for (let i = 0; i < calls; i++) c.send(callMessage({ xid: i + 1, proc: Proc.BIG }));
-  let last = -1;
-  for (;;) {
-    await settle(100);
-    const answered = server.stats().repliesSent;
-    if (answered === last) break;
-    last = answered;
-  }
+  const last = await repliesWhenWritingStops(server);
   assert.ok(last < calls, `server stopped writing replies (${last} of ${calls}) while the client did not read`);
   assert.ok(server.stats().readPauses >= 1);
   c.socket.resume();
@@ -301,13 +306,7 @@ test('a reply lends its payload until the socket has taken it, and a dropped con
   c.socket.pause();
   const calls = 200; // 200 × 256 KiB = 50 MiB: most replies wait in the server's queue, not in the kernel
   for (let i = 0; i < calls; i++) c.send(callMessage({ xid: i + 1, proc: Proc.BIG }));
-  let last = -1;
-  for (;;) {
-    await settle(100);
-    const answered = server.stats().repliesSent;
-    if (answered === last) break;
-    last = answered;
-  }
+  const last = await repliesWhenWritingStops(server);
   assert.ok(last > 0);
   assert.ok(state.bigReleased < last, `${state.bigReleased} of ${last} queued replies released before they were written`);
   c.socket.resume();
