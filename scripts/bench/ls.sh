@@ -2,13 +2,12 @@
 # Benchmark (not a test): listing one directory of many keys through the kernel NFS client and s3nfs,
 # against a raw paged ListObjectsV2 of the same prefix.
 #
-#   scripts/bench/ls.sh [--count 10000] [--runs 3] [--s3-env FILE] [--keep] [--no-build]
+#   scripts/bench/ls.sh [--count 10000] [--runs 3] [--keep] [--no-build]
 #
-# In one run:
-#   1. a Ceph RGW (scripts/local-s3.sh start) unless --s3-env names the env file of one already running,
-#      and --count small objects under one prefix (created once; a rerun with --s3-env reuses them);
-#   2. (a) ListObjectsV2 of the prefix with delimiter '/', 1,000 keys per page, every page: from the host,
-#      and (a') from inside the UML test namespace through the harness's relay, the path s3nfs takes;
+# In one run, all inside the UML harness's network namespace (so nothing relays S3 traffic):
+#   1. a Ceph RGW (scripts/local-s3.sh start) and --count small objects under one prefix;
+#   2. (a) ListObjectsV2 of the prefix with delimiter '/', 1,000 keys per page, every page, from there: the
+#      same path s3nfs has to S3;
 #   3. (b) s3nfs serving the bucket read-only and the kernel client (UML) running `ls -l` on that directory:
 #      the first listing after the mount (nothing cached anywhere), then --runs more with the guest's
 #      caches dropped before each, and `ls -f` (names only, no attributes) for comparison;
@@ -16,12 +15,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-COUNT=10000 RUNS=3 S3_ENV="" KEEP=0 BUILD=1
+COUNT=10000 RUNS=3 KEEP=0 BUILD=1
 while [ $# -gt 0 ]; do
   case $1 in
     --count) COUNT=$2; shift 2 ;;
     --runs) RUNS=$2; shift 2 ;;
-    --s3-env) S3_ENV=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
     --no-build) BUILD=0; shift ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -38,34 +36,23 @@ if [ "$BUILD" = 1 ]; then
 fi
 
 work=$(mktemp -d /tmp/s3nfs-bench-ls.XXXXXX)
-started_s3=0
 cleanup() {
-  [ "$started_s3" = 1 ] && bash scripts/local-s3.sh stop "$work/s3" >/dev/null 2>&1
+  bash scripts/local-s3.sh stop "$work/s3" >/dev/null 2>&1
   if [ "$KEEP" = 1 ]; then say "results kept in $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
-
-if [ -z "$S3_ENV" ]; then
-  say "starting a Ceph RGW in $work/s3"
-  started_s3=1
-  bash scripts/local-s3.sh start "$work/s3" --bucket s3nfs-bench >/dev/null
-  S3_ENV=$work/s3/env
-fi
-set -a
-# shellcheck disable=SC1090
-source "$S3_ENV"
-set +a
 PREFIX=bench/ls-$COUNT/
 BASELINE="node dist/scripts/bench/s3-baseline.js"
 
-$BASELINE ensure-keys --prefix "$PREFIX" --count "$COUNT"
-
-say "(a) raw ListObjectsV2 from the host"
-$BASELINE list --prefix "$PREFIX" --runs "$RUNS" --label host | tee "$work/raw-host.txt"
-
+# Inside the namespace: the RGW, the keys, the baseline, then s3nfs until the harness stops it.
 cat >"$work/server.sh" <<EOF
-$BASELINE list --prefix '$PREFIX' --runs $RUNS --label relay || exit 1
-exec ./bin/s3nfs serve '$S3NFS_TEST_BUCKET' --endpoint-url '$S3NFS_TEST_ENDPOINT' --listen "\$UML_HOST_ADDR" \\
+bash scripts/local-s3.sh start '$work/s3' --bucket s3nfs-bench >/dev/null || exit 1
+set -a
+source '$work/s3/env'
+set +a
+$BASELINE ensure-keys --prefix '$PREFIX' --count $COUNT || exit 1
+$BASELINE list --prefix '$PREFIX' --runs $RUNS --label netns || exit 1
+exec ./bin/s3nfs serve "\$S3NFS_TEST_BUCKET" --endpoint-url "\$S3NFS_TEST_ENDPOINT" --listen "\$UML_HOST_ADDR" \\
   --allow-client "\$UML_GUEST_ADDR" --port 20490 --state-dir '$work/state' --insecure --read-only
 EOF
 
@@ -94,10 +81,10 @@ for run in $(seq 1 "$RUNS"); do
 done
 EOF
 
-say "(a') raw ListObjectsV2 from the test namespace through the relay, then (b) ls through s3nfs"
+say "in the test namespace: a Ceph RGW, (a) raw ListObjectsV2, then (b) ls through s3nfs"
 rc=0
 bash scripts/uml/run.sh --quiet --results "$work/uml" --server "bash $work/server.sh" --server-start-timeout 600 \
-  --s3-endpoint "$S3NFS_TEST_ENDPOINT" --export "/$S3NFS_TEST_BUCKET" \
+  --export /s3nfs-bench \
   --mount-options vers=3,proto=tcp,port=20490,mountport=20490,mountproto=tcp,nolock \
   --guest-script "$work/guest.sh" --guest-env "PREFIX=$PREFIX" --guest-env "RUNS=$RUNS" --timeout 1800 || rc=$?
 grep '^  ListObjectsV2' "$work/uml/server.log" || true
@@ -120,8 +107,7 @@ const raw = (text, label) => {
   if (Number(m[3]) !== count) throw new Error(`the ${label} listing had ${m[3]} entries, want ${count}`);
   return { best: Number(m[1]), runs: m[2].split(',').map(Number) };
 };
-const host = raw(read('raw-host.txt'), 'host');
-const relay = raw(read('uml/server.log'), 'relay');
+const base = raw(read('uml/server.log'), 'netns');
 const stdout = read('uml/out/stdout');
 const guest = (label, wantLines) => [...stdout.matchAll(new RegExp(`^result ${label} run=\\d+ lines=(\\d+) seconds=([0-9.]+)`, 'gm'))]
   .map((m) => {
@@ -129,8 +115,7 @@ const guest = (label, wantLines) => [...stdout.matchAll(new RegExp(`^result ${la
     return Number(m[2]) * 1000;
   });
 const rows = [
-  ['(a)  ListObjectsV2, host -> RGW', host.runs],
-  ["(a') ListObjectsV2, netns -> relay -> RGW", relay.runs],
+  ['(a)  ListObjectsV2, 1,000 keys per page', base.runs],
   ['(b)  ls -l, first after mount', guest('ls-l-first', count + 1)], // + the "total" line
   ['(b)  ls -l, client caches dropped', guest('ls-l', count + 1)],
   ['(b)  ls -f (names only), client caches dropped', guest('ls-f', count + 2)], // + "." and ".."
@@ -138,7 +123,7 @@ const rows = [
 console.log(`\nlist one directory of ${count} keys; best run of each, ms (all runs in brackets):`);
 for (const [name, runs] of rows) {
   const v = Math.min(...runs);
-  const ratios = name.startsWith('(b)') ? `   b/a' ${(v / relay.best).toFixed(1)}x  b/a ${(v / host.best).toFixed(1)}x` : '';
+  const ratios = name.startsWith('(b)') ? `   b/a ${(v / base.best).toFixed(1)}x` : '';
   console.log(`  ${name.padEnd(48)} ${v.toFixed(0).padStart(7)}${ratios}   [${runs.map((x) => x.toFixed(0)).join(', ')}]`);
 }
 EOF
