@@ -28,33 +28,22 @@ while [ $# -gt 0 ]; do
 done
 [[ $COUNT =~ ^[0-9]+$ && $RUNS =~ ^[0-9]+$ ]] || { echo "ls.sh: --count and --runs take numbers" >&2; exit 2; }
 
-say() { echo "ls.sh: $*" >&2; }
-export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
-
-if [ "$BUILD" = 1 ]; then
-  npm run --silent build >/dev/null 2>&1 || say "the build reported errors (in files of other work?); using what it emitted"
-fi
-
-work=$(mktemp -d /tmp/s3nfs-bench-ls.XXXXXX)
-cleanup() {
-  bash scripts/local-s3.sh stop "$work/s3" >/dev/null 2>&1
-  if [ "$KEEP" = 1 ]; then say "results kept in $work"; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
+# shellcheck source=scripts/bench/common.sh
+source scripts/bench/common.sh
+bench_start ls.sh
 PREFIX=bench/ls-$COUNT/
 BASELINE="node dist/scripts/bench/s3-baseline.js"
 
 # Inside the namespace: the RGW, the keys, the baseline, then s3nfs until the harness stops it.
-cat >"$work/server.sh" <<EOF
-bash scripts/local-s3.sh start '$work/s3' --bucket s3nfs-bench >/dev/null || exit 1
-set -a
-source '$work/s3/env'
-set +a
+{
+  namespace_s3
+  cat <<EOF
 $BASELINE ensure-keys --prefix '$PREFIX' --count $COUNT || exit 1
 $BASELINE list --prefix '$PREFIX' --runs $RUNS --label netns || exit 1
 exec ./bin/s3nfs serve "\$S3NFS_TEST_BUCKET" --endpoint-url "\$S3NFS_TEST_ENDPOINT" --listen "\$UML_HOST_ADDR" \\
   --allow-client "\$UML_GUEST_ADDR" --port 20490 --state-dir '$work/state' --insecure --read-only
 EOF
+} >"$work/server.sh"
 
 cat >"$work/guest.sh" <<'EOF'
 set -u

@@ -46,30 +46,18 @@ for n in "$SIZE_MIB" "$RUNS" "$READAHEAD_KB"; do
   [[ $n =~ ^[0-9]+$ ]] || { echo "read.sh: --size-mib, --runs and --readahead-kb take numbers" >&2; exit 2; }
 done
 
-say() { echo "read.sh: $*" >&2; }
-export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
-
-if [ "$BUILD" = 1 ]; then
-  npm run --silent build >/dev/null 2>&1 || say "the build reported errors (in files of other work?); using what it emitted"
-fi
-
-work=$(mktemp -d /tmp/s3nfs-bench-read.XXXXXX)
-cleanup() {
-  bash scripts/local-s3.sh stop "$work/s3" >/dev/null 2>&1
-  if [ "$KEEP" = 1 ]; then say "results kept in $work"; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
+# shellcheck source=scripts/bench/common.sh
+source scripts/bench/common.sh
+bench_start read.sh
 KEY=bench/read-${SIZE_MIB}MiB.bin
 BASELINE="node dist/scripts/bench/s3-baseline.js"
 
 # Inside the namespace: the RGW, the object, the baseline, then s3nfs until the harness stops it. s3nfs
 # runs in a session of its own so the harness's SIGTERM reaches only this script, which reads s3nfs's CPU
 # time first.
-cat >"$work/server.sh" <<EOF
-bash scripts/local-s3.sh start '$work/s3' --store bluestore --bucket s3nfs-bench >/dev/null || exit 1
-set -a
-source '$work/s3/env'
-set +a
+{
+  namespace_s3 --store bluestore
+  cat <<EOF
 $BASELINE ensure-object --key '$KEY' --size-mib $SIZE_MIB || exit 1
 $BASELINE ranged-get --key '$KEY' --runs $RUNS --part-mib 8 --label parts8 || exit 1
 $BASELINE ranged-get --key '$KEY' --runs $RUNS --part-mib 16 --label parts16 || exit 1
@@ -89,6 +77,7 @@ stop() {
 trap stop TERM
 wait "\$pid"
 EOF
+} >"$work/server.sh"
 
 # The guest: the kernel client reads the object, cold each time. Results as `result ...` lines.
 cat >"$work/guest.sh" <<'EOF'
