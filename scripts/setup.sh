@@ -8,7 +8,7 @@ DEBIAN_PACKAGES=(
   # a real S3 server for tests and the quick start: single-node Ceph RADOS Gateway
   radosgw ceph-mon ceph-osd ceph-common
   # a real Linux NFS client (User-Mode Linux) and the tools around it
-  user-mode-linux kmod nfs-common iproute2
+  user-mode-linux kmod nfs-common iproute2 gcc libc6-dev
   # a reference NFS server and a userspace NFS client
   nfs-ganesha nfs-ganesha-vfs rpcbind libnfs-utils
   # captures and workloads

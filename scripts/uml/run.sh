@@ -91,6 +91,15 @@ done
 [ -f "$GUEST_SCRIPT" ] || die "--guest-script FILE is required (got '${GUEST_SCRIPT}')"
 [ "$(id -u)" = 0 ] || die "must run as root (network namespaces, tap devices)"
 command -v linux.uml >/dev/null || die "linux.uml not found (apt-get install user-mode-linux)"
+# linux.uml 6.1 cannot restore FPU state on hosts with AMX (see xstate-shim.c): it runs with a small
+# LD_PRELOAD shim, built here once (to a temporary name first: concurrent runs may race to build it).
+SHIM_SRC=$HERE/xstate-shim.c
+SHIM=$HERE/../../.state/uml/xstate-shim.so
+if [ ! -f "$SHIM" ] || [ "$SHIM_SRC" -nt "$SHIM" ]; then
+  mkdir -p "$(dirname "$SHIM")"
+  cc -O2 -Wall -shared -fPIC -o "$SHIM.$$" "$SHIM_SRC" -ldl || die "could not build $SHIM_SRC (needs gcc)"
+  mv -f "$SHIM.$$" "$SHIM"
+fi
 if [ -z "$SERVER_PORT" ]; then
   if [[ ",$MOUNT_OPTIONS," =~ ,port=([0-9]+), ]]; then SERVER_PORT=${BASH_REMATCH[1]}; else SERVER_PORT=2049; fi
 fi
@@ -269,7 +278,7 @@ if [ "$server_ready" = 1 ]; then
 
   T_UML_START=$(now)
   # shellcheck disable=SC2086 # KERNEL_ARGS is meant to be split into words
-  ip netns exec "$NETNS" timeout -k 5 "$TIMEOUT" linux.uml mem="$GUEST_MEM" umid="s3nfs-uml-$SUBNET-$$" \
+  ip netns exec "$NETNS" env LD_PRELOAD="$SHIM" timeout -k 5 "$TIMEOUT" linux.uml mem="$GUEST_MEM" umid="s3nfs-uml-$SUBNET-$$" \
     uml_dir="$WORK/uml/" root=/dev/root rootfstype=hostfs rootflags=/ ro init="$HERE/guest-init.sh" \
     "vec0:transport=tap,ifname=$TAP,gro=1" con=null con0=fd:0,fd:1 uml_run="$WORK" $KERNEL_ARGS \
     </dev/null >"$WORK/guest.raw.log" 2>&1 &
