@@ -111,6 +111,8 @@ export async function openExport(options: ExportOptions): Promise<OpenExport> {
     const handles = await HandleStore.open({ stateDir: options.stateDir, bucket: options.bucket, prefix });
     undo.push(() => handles.close());
     const budget = new MemoryBudget(options.memoryTargetBytes ?? 512 * MiB);
+    // GET bodies the store keeps for reuse count against the same target as the ones in use.
+    options.store.holdRecycledIn?.(budget);
     const readPath = new ReadPathManager(options.store, budget, {
       ...options.readTuning,
       prefetch: { partSize: options.readPartSize ?? 16 * MiB, ...options.readTuning?.prefetch },

@@ -7,6 +7,7 @@ import type {
   GetResult,
   ListPage,
   ListRequest,
+  MemoryAccount,
   MultipartUploadInfo,
   ObjectInfo,
   ObjectStore,
@@ -68,6 +69,10 @@ export class InstrumentedObjectStore implements ObjectStore {
 
   recycle(body: Buffer): void {
     this.inner.recycle?.(body);
+  }
+
+  holdRecycledIn(account: MemoryAccount): void {
+    this.inner.holdRecycledIn?.(account);
   }
 
   async put(req: PutRequest): Promise<PutResult> {

@@ -9,6 +9,7 @@ import {
   type GetResult,
   type ListPage,
   type ListRequest,
+  type MemoryAccount,
   type MultipartUploadInfo,
   type ObjectInfo,
   type ObjectStore,
@@ -150,6 +151,10 @@ export class FaultInjectingObjectStore implements ObjectStore {
 
   recycle(body: Buffer): void {
     this.inner.recycle?.(body);
+  }
+
+  holdRecycledIn(account: MemoryAccount): void {
+    this.inner.holdRecycledIn?.(account);
   }
 
   put(req: PutRequest): Promise<PutResult> {

@@ -128,6 +128,13 @@ export function unquoteEtag(etag: string): string {
   return etag.length >= 2 && etag.startsWith('"') && etag.endsWith('"') ? etag.slice(1, -1) : etag;
 }
 
+/** A memory budget as a store sees it (the read path's MemoryBudget has this shape). */
+export interface MemoryAccount {
+  tryReserve(bytes: number): { release(): void } | undefined;
+  /** Registers a function asked to free `bytes` under pressure; returns its unregistration. */
+  addReclaimer(reclaimer: (bytes: number) => void): () => void;
+}
+
 export interface ObjectStore {
   /** Checks the bucket exists and is reachable; throws ObjectStoreError otherwise. */
   checkBucket(): Promise<void>;
@@ -140,6 +147,11 @@ export interface ObjectStore {
    * its memory. Optional for both sides: a body never handed back is just garbage-collected.
    */
   recycle?(body: Buffer): void;
+  /**
+   * Bodies kept for reuse count against `account` from now on (and its reclaim lets them go), so they
+   * share the caller's memory budget instead of adding to it. Optional, like recycle.
+   */
+  holdRecycledIn?(account: MemoryAccount): void;
   put(req: PutRequest): Promise<PutResult>;
   /** Deleting a missing key succeeds, as in S3. */
   delete(key: string): Promise<void>;

@@ -41,6 +41,7 @@ import {
   type GetResult,
   type ListPage,
   type ListRequest,
+  type MemoryAccount,
   type MultipartUploadInfo,
   type ObjectInfo,
   type ObjectStore,
@@ -98,8 +99,13 @@ const DEFAULT_MAX_ATTEMPTS = 5;
 const DEFAULT_MAX_SOCKETS = 64;
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
-/** Free body buffers kept for reuse (let go after 10 s unused): what a streaming reader turns over. */
-const BODY_POOL_BYTES = 64 * 1024 * 1024;
+/**
+ * Free body buffers kept for reuse (let go after 10 s unused): a read-ahead window's worth (128 MiB) and
+ * a few parts, so the next file's reader finds them. Without a memory account (holdRecycledIn) a quarter
+ * of that, since nothing else then counts them.
+ */
+const ACCOUNTED_BODY_POOL_BYTES = 160 * 1024 * 1024;
+const BODY_POOL_BYTES = 40 * 1024 * 1024;
 
 export class SdkObjectStore implements ObjectStore {
   readonly bucket: string;
@@ -185,6 +191,10 @@ export class SdkObjectStore implements ObjectStore {
 
   recycle(body: Buffer): void {
     this.bodies.give(body);
+  }
+
+  holdRecycledIn(account: MemoryAccount): void {
+    this.bodies.holdIn(account, ACCOUNTED_BODY_POOL_BYTES);
   }
 
   destroy(): void {

@@ -11,6 +11,8 @@ import { openExport } from '../../../src/fs/export.js';
 import { LOCK_FILE, StateDirInUseError } from '../../../src/fs/state-lock.js';
 import { FaultInjectingObjectStore } from '../../../src/s3/faulty-store.js';
 import { MemoryObjectStore } from '../../../src/s3/memory-store.js';
+import type { MemoryAccount } from '../../../src/s3/object-store.js';
+import { MemoryBudget } from '../../../src/fs/read/memory-budget.js';
 import { lookupPath, openTestExport, stateDirFor, writeFile } from './export-helpers.js';
 
 const CHILD = fileURLToPath(new URL('./export-child.js', import.meta.url));
@@ -149,4 +151,21 @@ test('shutdown publishes pending writes and a read-only start leaves staged file
   assert.deepEqual(report.published.sort(), ['pending', 'second']);
   assert.equal(memory.getSync('pending')!.toString(), 'p');
   assert.equal(memory.getSync('second')!.toString(), 'two');
+});
+
+test('openExport charges the GET bodies its store keeps for reuse to the read budget (--memory-target)', async (t) => {
+  class AccountedStore extends MemoryObjectStore {
+    account: MemoryAccount | undefined;
+    holdRecycledIn(account: MemoryAccount): void {
+      this.account = account;
+    }
+  }
+  const store = new AccountedStore();
+  const opened = await openExport({ store, bucket: 'bucket', stateDir: await stateDirFor(t), memoryTargetBytes: 96 << 20 });
+  try {
+    assert.ok(store.account instanceof MemoryBudget, 'the store got the budget');
+    assert.equal(store.account.limit, 96 << 20);
+  } finally {
+    await opened.shutdown();
+  }
 });

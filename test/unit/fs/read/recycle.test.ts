@@ -7,7 +7,6 @@ import fc from 'fast-check';
 import { MemoryBudget } from '../../../../src/fs/read/memory-budget.js';
 import { ReadPrefetcher, type PrefetchOptions } from '../../../../src/fs/read/prefetcher.js';
 import { DirectReadPath } from '../../../../src/fs/read-path.js';
-import { BodyPool } from '../../../../src/s3/body-pool.js';
 import type { GetRequest, GetResult } from '../../../../src/s3/object-store.js';
 import { ControlledStore, patterned, tick } from './controlled-store.js';
 
@@ -31,43 +30,6 @@ class PoisoningStore extends ControlledStore {
     body.fill(0xee);
   }
 }
-
-test('BodyPool: a given-back buffer is handed out again; views, strangers and repeats are ignored', () => {
-  const pool = new BodyPool({ maxFreeBytes: 4 * 1024 * 1024, minPooledSize: 1024 });
-  const a = pool.take(1 << 20);
-  assert.equal(a.length, 1 << 20);
-  pool.give(a.subarray(0, 10)); // a view: not the buffer handed out
-  pool.give(Buffer.alloc(1 << 20)); // never handed out
-  assert.equal(pool.heldBytes, 0);
-  pool.give(a);
-  pool.give(a); // twice: the second is ignored, or two GETs would share it
-  assert.equal(pool.heldBytes, 1 << 20);
-  assert.equal(pool.take(1 << 20), a, 'the same memory is reused');
-  assert.notEqual(pool.take(1 << 20), a, 'and handed out only once');
-  const small = pool.take(100);
-  pool.give(small);
-  assert.equal(pool.heldBytes, 0, 'small bodies are not kept');
-});
-
-test('BodyPool keeps at most maxFreeBytes of free buffers, dropping the oldest', () => {
-  const pool = new BodyPool({ maxFreeBytes: 2 * 65536, minPooledSize: 1024 });
-  const odd = pool.take(4096);
-  const bufs = [pool.take(65536), pool.take(65536)];
-  pool.give(odd);
-  for (const b of bufs) pool.give(b);
-  assert.equal(pool.heldBytes, 2 * 65536, 'the odd-sized buffer given first made room');
-  assert.notEqual(pool.take(4096), odd);
-  pool.clear();
-  assert.equal(pool.heldBytes, 0);
-});
-
-test('BodyPool lets its free buffers go when nothing was taken for idleMs', async () => {
-  const pool = new BodyPool({ maxFreeBytes: 1 << 20, minPooledSize: 1024, idleMs: 30 });
-  pool.give(pool.take(4096));
-  assert.equal(pool.heldBytes, 4096);
-  await new Promise((r) => setTimeout(r, 100));
-  assert.equal(pool.heldBytes, 0);
-});
 
 test('a body comes back only after it is dropped and every view of it is released', async () => {
   const store = new PoisoningStore();
