@@ -50,14 +50,21 @@ set -u
 dir=$NFS_MOUNT/${PREFIX%/}
 drop() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 now() { date +%s.%N; }
-timed() { # LABEL RUN CMD...: prints the entry count and the wall time
+# Per NFS operation: calls and total round-trip ms so far (the client's counters, /proc/self/mountstats).
+ops() { awk '/per-op statistics/ { on = 1; next } on && NF >= 9 && $2 > 0 { print $1, $2, $8 }' /proc/self/mountstats; }
+timed() { # LABEL RUN CMD...: prints the entry count and the wall time, then the calls the client made
   local label=$1 run=$2
   shift 2
-  local t0 t1 lines
+  local t0 t1 lines before
+  before=$(ops)
   t0=$(now)
   lines=$("$@" 2>"$UML_FILES/$label-$run.err" | wc -l)
   t1=$(now)
   echo "result $label run=$run lines=$lines seconds=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')"
+  { echo "$before"; echo "--"; ops; } | awk '$1 == "--" { after = 1; next }
+    !after { n[$1] = $2; r[$1] = $3; next }
+    $2 > n[$1] { d = $2 - n[$1]; out = out sprintf(" %s %d (%.2f ms)", $1, d, ($3 - r[$1]) / d) }
+    END { print "  calls:" out }'
 }
 timed ls-l-first 1 ls -l "$dir"
 for run in $(seq 1 "$RUNS"); do

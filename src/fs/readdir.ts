@@ -105,9 +105,23 @@ class ListingSnapshot {
   async ensure(count: number): Promise<void> {
     while (this.entries.length < count && !this.complete) {
       if (this.broken !== undefined) throw this.broken;
-      if (!this.filling) this.filling = this.fillOnce().finally(() => (this.filling = undefined));
-      await this.filling;
+      await this.fill();
     }
+  }
+
+  /**
+   * Fills up to `count` entries in the background, so a client paging through the directory finds its
+   * next reply's entries listed instead of waiting for S3 (LIST pages come one after the other; this
+   * keeps them coming while the client reads). A failure is left for the next ensure() to retry or report.
+   */
+  readAhead(count: number): void {
+    if (this.complete || this.broken !== undefined || this.entries.length >= count) return;
+    this.ensure(count).catch(() => undefined);
+  }
+
+  private fill(): Promise<void> {
+    this.filling ??= this.fillOnce().finally(() => (this.filling = undefined));
+    return this.filling;
   }
 
   private async fillOnce(): Promise<void> {
@@ -189,6 +203,8 @@ export class DirectoryReader {
       throw fsError('STALE', `directory '${dirPath}' no longer exists`);
     }
     const eof = !(await this.available(snapshot, at));
+    // Ahead of the client: its next reply (as big as this one) and a LIST page beyond.
+    if (!eof) snapshot.readAhead(at - 2 + out.length + this.pageSize);
     this.evictOverflow();
     if (out.length === 0 && !eof) throw fsError('TOOSMALL', 'the reply budget does not fit one entry');
     return { entries: out, verifier: snapshot.verifier, eof };

@@ -257,14 +257,17 @@ test('a LIST that fails mid-way fails that READDIR; retrying the same cookie car
   let cookie = 0n;
   let verifier = 0n;
   let failures = 0;
+  // S3 fails every LIST for a while (in the background read-ahead too), then recovers.
+  let outage: { remove(): void } | undefined;
   for (let call = 0; ; call++) {
-    if (call % 3 === 1) store.failNext('list', 'Unavailable');
+    if (call % 3 === 1) outage = store.failNext('list', 'Unavailable', 1000);
     let reply;
     try {
       reply = await fs.readdir(fs.rootId, { cookie, verifier, withAttributes: true, maxEntries: 4 });
     } catch (e) {
       assert.ok(isFsError(e, 'IO'), String(e));
       failures++;
+      outage?.remove();
       continue;
     }
     for (const e of reply.entries) {
@@ -278,4 +281,55 @@ test('a LIST that fails mid-way fails that READDIR; retrying the same cookie car
   const names = seen.filter((n) => n !== '.' && n !== '..');
   assert.equal(names.length, 40);
   assert.equal(new Set(names).size, 40);
+});
+
+test('the listing stays a reply and a LIST page ahead of a client paging through it, and no further', async () => {
+  const { memory, fs } = await setup({ pageSize: 10, listPageSize: 10 });
+  for (let i = 0; i < 100; i++) memory.putSync(`d/k${String(i).padStart(3, '0')}`, '');
+  const dir = await fs.lookup(fs.rootId, 'd');
+  memory.clearLog();
+  const settle = () => new Promise((r) => setTimeout(r, 20));
+
+  const first = await fs.readdir(dir.id, { cookie: 0n, verifier: 0n, withAttributes: true, maxEntries: 5 });
+  await settle();
+  assert.equal(memory.callCount('list'), 2, 'the page the reply needed, and the next one in the background');
+  await settle();
+  assert.equal(memory.callCount('list'), 2, 'a client that stops reading stops the listing');
+
+  // Paging on: every reply finds its entries listed already, and the next page is on its way.
+  let cookie = first.entries.at(-1)!.cookie;
+  const seen = names(first.entries);
+  for (;;) {
+    const reply = await fs.readdir(dir.id, { cookie, verifier: first.verifier, withAttributes: true, maxEntries: 5 });
+    seen.push(...names(reply.entries));
+    if (reply.eof) break;
+    cookie = reply.entries.at(-1)!.cookie;
+    await settle();
+    const listed = memory.callCount('list') * 10;
+    assert.ok(listed >= Math.min(100, seen.length + 5), `after ${seen.length} names ${listed} are listed: the next reply's are there`);
+    assert.ok(listed <= seen.length + 25, `after ${seen.length} names ${listed} are listed: a reply and a page ahead at most`);
+  }
+  assert.equal(seen.length, 100);
+  assert.equal(new Set(seen).size, 100);
+});
+
+test('a LIST that fails in the background costs nothing: the next READDIR lists that page again', async () => {
+  const { FaultInjectingObjectStore } = await import('../../../src/s3/faulty-store.js');
+  const memory = new MemoryObjectStore({ pageSize: 10 });
+  for (let i = 0; i < 30; i++) memory.putSync(`k${String(i).padStart(2, '0')}`, '');
+  const store = new FaultInjectingObjectStore(memory);
+  const handles = await HandleStore.open({ bucket: 'b', prefix: '' });
+  const fs = new S3FileSystem({ store, handles, listPageSize: 10 });
+  const first = await fs.readdir(fs.rootId, { cookie: 0n, verifier: 0n, withAttributes: false, maxEntries: 3 });
+  store.failNext('list', 'Unavailable'); // too late for page 2, already asked for: it hits page 3
+  const seen = names(first.entries);
+  let cookie = first.entries.at(-1)!.cookie;
+  for (;;) {
+    const reply = await fs.readdir(fs.rootId, { cookie, verifier: first.verifier, withAttributes: false, maxEntries: 3 });
+    seen.push(...names(reply.entries));
+    if (reply.eof) break;
+    cookie = reply.entries.at(-1)!.cookie;
+  }
+  assert.deepEqual(seen, Array.from({ length: 30 }, (_, i) => `k${String(i).padStart(2, '0')}`));
+  await handles.close();
 });
