@@ -136,6 +136,8 @@ export class MultipartPublisher {
       return this.store.put({ key: file.key, body });
     });
     // The file shrank below one part after it had started a multipart upload: that upload is moot.
+    // One still being created (a part upload started it) is waited for, or it would outlive this.
+    await file.creatingUpload?.catch(() => undefined);
     const stale = file.upload;
     if (stale) {
       file.upload = undefined;

@@ -192,6 +192,27 @@ test('a file cut below one part after parts streamed is one PUT, and its upload 
   assert.equal(store.pendingUploads().length, 0);
 });
 
+test('a file cut below one part while its multipart upload is still being created: that upload is aborted too', async (t) => {
+  const inner = memoryStore();
+  const store = new FaultInjectingObjectStore(inner);
+  // S3 has created the upload, but its answer is late: the write path does not know the id yet.
+  let answer!: () => void;
+  const late = new Promise<void>((resolve) => (answer = resolve));
+  store.afterCall((call) => (call.api === 'createMultipartUpload' ? late : undefined));
+  const wp = await openWritePath(t, await tempDir(t), store);
+  const data = pattern(4 * P, 5);
+  await wp.create('k', { mode: 'unchecked' });
+  await wp.write('k', 0, data, 'unstable');
+  for (let i = 0; i < 200 && inner.pendingUploads().length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(inner.pendingUploads().length, 1, 'part streaming started an upload');
+  await wp.setAttributes('k', { size: 100 });
+  const flushed = wp.flush('k');
+  setTimeout(answer, 20);
+  await flushed;
+  assert.equal(sha(inner.getSync('k')!), sha(data.subarray(0, 100)));
+  assert.equal(inner.pendingUploads().length, 0, 'the upload that was being created is aborted');
+});
+
 test('CREATE modes: GUARDED and EXCLUSIVE see existing names; EXCLUSIVE retransmits succeed', async (t) => {
   const store = memoryStore();
   const wp = await openWritePath(t, await tempDir(t), store);
