@@ -41,7 +41,7 @@ export class DirectoryListing {
   private readonly pending = new Map<string, ListedEntry>();
   private token: string | undefined;
   private pages = 0;
-  private exhausted = false;
+  private fetchedAll = false;
   /** The greatest key (relative to the prefix) the listing has returned so far. */
   private frontier: string | undefined;
   private readonly hash: Hash = createHash('sha1');
@@ -55,9 +55,14 @@ export class DirectoryListing {
     }
   }
 
+  /** True once the last LIST page has arrived (entries may still be waiting to be handed out). */
+  get exhausted(): boolean {
+    return this.fetchedAll;
+  }
+
   /** True once every entry has been handed out. */
   get done(): boolean {
-    return this.exhausted && this.pending.size === 0;
+    return this.fetchedAll && this.pending.size === 0;
   }
 
   /**
@@ -65,10 +70,10 @@ export class DirectoryListing {
    * is over) and returns what it settled, possibly nothing. Returns [] once `done`.
    */
   async next(): Promise<ListedEntry[]> {
-    if (!this.exhausted) await this.fetchPage();
+    if (!this.fetchedAll) await this.fetchPage();
     const settled: ListedEntry[] = [];
     for (const [name, entry] of this.pending) {
-      if (this.exhausted || (this.frontier !== undefined && compareNameSlashWithKey(name, this.frontier) <= 0)) {
+      if (this.fetchedAll || (this.frontier !== undefined && compareNameSlashWithKey(name, this.frontier) <= 0)) {
         settled.push(entry);
       }
     }
@@ -112,7 +117,7 @@ export class DirectoryListing {
       if (isValidName(name)) this.offer({ name, kind: 'dir', origin: 'remote' });
     }
     this.token = page.nextToken;
-    if (page.nextToken === undefined) this.exhausted = true;
+    if (page.nextToken === undefined) this.fetchedAll = true;
   }
 
   private advance(rel: string): void {

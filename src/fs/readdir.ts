@@ -71,6 +71,8 @@ class ListingSnapshot {
   private readonly names = new Set<string>();
   private listing: DirectoryListing | undefined;
   private filling: Promise<void> | undefined;
+  /** The listing's next run, asked for ahead; `at` is when (observations must not postdate the LIST). */
+  private upcoming: { at: number; run: Promise<ListedEntry[]> } | undefined;
   complete = false;
   /** The listing saw at least one key under the directory's prefix (so the directory exists). */
   sawKeys = false;
@@ -124,11 +126,22 @@ class ListingSnapshot {
     return this.filling;
   }
 
+  private nextRun(listing: DirectoryListing): { at: number; run: Promise<ListedEntry[]> } {
+    return { at: this.namespace.now(), run: listing.next() };
+  }
+
   private async fillOnce(): Promise<void> {
     const listing = this.listing!;
-    const at = this.namespace.now();
+    const { at, run } = this.upcoming ?? this.nextRun(listing);
+    this.upcoming = undefined;
     // A failed LIST leaves the listing where it was, so the next call simply retries it.
-    const settled = (await listing.next()).filter((e) => !this.names.has(e.name));
+    const settled = (await run).filter((e) => !this.names.has(e.name));
+    // The next page is asked for while this one's ids are recorded (a disk write): the first
+    // listing of a big directory then waits for one of the two, not both, per page.
+    if (!listing.exhausted) {
+      this.upcoming = this.nextRun(listing);
+      this.upcoming.run.catch(() => undefined); // its failure is met (and retried) by the fill that takes it
+    }
     let ids: bigint[];
     try {
       // One group commit for the whole run: every entry has a durable id before any reply names it.
@@ -143,7 +156,7 @@ class ListingSnapshot {
       const seen = remoteObservation(e);
       if (seen) this.namespace.observe(childPath(this.dirPath, e.name), seen, at);
     });
-    if (listing.done) {
+    if (listing.done && this.upcoming === undefined) {
       this.complete = true;
       this.namespace.noteFullListing(this.dirPath, listing.fingerprint());
       this.listing = undefined;
