@@ -300,6 +300,23 @@ export class XdrWriter {
     return at;
   }
 
+  /** The uint32 at byte `offset` of what was written so far, or undefined when fewer bytes follow it. */
+  uint32At(offset: number): number | undefined {
+    if (!(Number.isSafeInteger(offset) && offset >= 0 && offset + 4 <= this.length)) return undefined;
+    let v = 0;
+    for (let i = 0; i < 4; i++) v = v * 256 + this.byteAt(offset + i);
+    return v;
+  }
+
+  private byteAt(offset: number): number {
+    let base = 0;
+    for (const c of this.chunks) {
+      if (offset < base + c.length) return c[offset - base]!;
+      base += c.length;
+    }
+    return this.cur[offset - base]!;
+  }
+
   /** The buffer that `reserve` offsets point into; valid until the next write. */
   get chunk(): Buffer {
     return this.cur;

@@ -47,26 +47,11 @@ function failureName(err: unknown): string {
   return 'SYSTEM_ERR';
 }
 
-/**
- * Runs `encode` and hands back the first uint32 it writes: the status of results that start with
- * one. The writer is passed through a proxy only until that first word.
- */
+/** Runs `encode` and hands back the first word it wrote: the status of results that start with one. */
 function encodeAndPeek(w: XdrWriter, encode: (w: XdrWriter) => void): number | undefined {
-  let first: number | undefined;
-  const peeking = new Proxy(w, {
-    get(target, prop) {
-      if (prop === 'uint32' && first === undefined) {
-        return (v: number) => {
-          first = v;
-          return target.uint32(v);
-        };
-      }
-      const value: unknown = Reflect.get(target, prop, target);
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-    },
-  });
-  encode(peeking);
-  return first;
+  const start = w.length;
+  encode(w);
+  return w.uint32At(start);
 }
 
 function instrumentProcedure(

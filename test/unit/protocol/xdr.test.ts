@@ -163,3 +163,17 @@ test('property: 64-bit values round-trip at every magnitude, signed and unsigned
     }),
   );
 });
+
+test('uint32At reads back any word written, across chunks and referenced payloads', () => {
+  const payload = Buffer.alloc(64 * 1024, 0xab);
+  const w = new XdrWriter(8); // a tiny first chunk: the words land in different chunks
+  w.uint32(0xdeadbeef).uint32(7).uint32(8).opaqueVar(payload).uint32(0x01020304);
+  const whole = Buffer.concat(w.toBuffers());
+  for (const at of [0, 4, 8, 12, 14, 16 + payload.length - 2, whole.length - 4]) {
+    assert.equal(w.uint32At(at), whole.readUInt32BE(at), `offset ${at}`);
+  }
+  assert.equal(w.uint32At(0), 0xdeadbeef);
+  assert.equal(w.uint32At(whole.length - 3), undefined, 'fewer than 4 bytes after it');
+  assert.equal(w.uint32At(-1), undefined);
+  assert.equal(new XdrWriter().uint32At(0), undefined, 'nothing written');
+});
