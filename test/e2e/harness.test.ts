@@ -1,7 +1,9 @@
 // The e2e harness itself, against a reference server (nfs-ganesha): a file written by the Linux kernel client
-// arrives intact, and the harness reports exit status, output, env, S3 reachability and failures faithfully.
+// arrives intact, guest processes keep their FPU state, and the harness reports exit status, output, env,
+// S3 reachability and failures faithfully.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -51,6 +53,30 @@ test('a 20 MiB file written by the kernel client reaches the exported directory 
 
     t.diagnostic(`UML boot + mount: ${r.timingsMs.bootToMount} ms; guest script: ${r.timingsMs.script} ms; ` +
       `whole harness run: ${r.timingsMs.total} ms; test: ${Math.round(performance.now() - started)} ms`);
+  });
+});
+
+test('guest processes keep their floating-point state across context switches (xstate-shim.c)', async (t) => {
+  if (unavailable) return t.skip(unavailable);
+  // Four processes share the guest's one CPU, so UML saves and restores their FPU state many times;
+  // on AMX hosts every restore goes through the shim. awk's sin/sqrt use the SSE/AVX registers.
+  const program = 'BEGIN { s = 0; for (i = 0; i < n; i++) s += sin(i * 0.001 * k) * sqrt(i); printf "%d %.10f\\n", k, s }';
+  const n = 3_000_000;
+  const expected = [1, 2, 3, 4].map((k) => execFileSync('awk', ['-v', `n=${n}`, '-v', `k=${k}`, program], { encoding: 'utf8' }).trim());
+  await withExportDir(async (dir) => {
+    const server = ganeshaServer({ dir });
+    const r = await runInGuest({
+      serverCommand: server.serverCommand,
+      mount: server.mount,
+      guestScript: [
+        `for k in 1 2 3 4; do awk -v n=${n} -v k=$k ${shellQuote(program)} >"$UML_FILES/fp-$k" & done`,
+        'wait',
+      ].join('\n'),
+      timeoutMs: 120_000,
+    });
+    assert.equal(r.exitCode, 0, describeRun(r));
+    const got = [1, 2, 3, 4].map((k) => r.files.get(`fp-${k}`)?.toString('utf8').trim());
+    assert.deepEqual(got, expected);
   });
 });
 
