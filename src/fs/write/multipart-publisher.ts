@@ -136,13 +136,7 @@ export class MultipartPublisher {
       return this.store.put({ key: file.key, body });
     });
     // The file shrank below one part after it had started a multipart upload: that upload is moot.
-    // One still being created (a part upload started it) is waited for, or it would outlive this.
-    await file.creatingUpload?.catch(() => undefined);
-    const stale = file.upload;
-    if (stale) {
-      file.upload = undefined;
-      await this.abortQuietly(file.key, stale.uploadId);
-    }
+    await this.abandonUpload(file);
     return { kind: 'published', etag: result.etag, size, generation, parts: 1 };
   }
 
@@ -241,8 +235,9 @@ export class MultipartPublisher {
   }
 
   /**
-   * Gives up the file's multipart upload (the file was removed): aborts it, including one still
-   * being created. A failed abort stays journaled and is retried at the next start.
+   * Gives up the file's multipart upload (the file was removed, or is published whole by one PUT):
+   * aborts it, including one still being created. A failed abort stays journaled and is retried at
+   * the next start.
    */
   async abandonUpload(file: StagedWrite): Promise<void> {
     await file.creatingUpload?.catch(() => undefined);
