@@ -92,7 +92,7 @@ export class BodyPool {
   }
 
   /** Drops free buffers, oldest first, until `bytes` are let go or none is left. */
-  trim(bytes: number): void {
+  private trim(bytes: number): void {
     let freed = 0;
     while (freed < bytes && this.free.length > 0) {
       freed += this.free[0]!.buf.length;
