@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { isFsError } from '../../../src/fs/errors.js';
 import { S3FileSystem, type ReaddirEntry } from '../../../src/fs/file-system.js';
 import { HandleStore } from '../../../src/fs/handle-store.js';
+import { FaultInjectingObjectStore } from '../../../src/s3/faulty-store.js';
 import { MemoryObjectStore } from '../../../src/s3/memory-store.js';
 import { readWholeDirectory, withTempDir } from './fs-helpers.js';
 
@@ -20,15 +21,17 @@ function prng(seed: number): (max: number) => number {
 
 async function setup(options: { pageSize?: number; listPageSize?: number; stateDir?: string; metadataTtlMs?: number; clock?: () => number } = {}) {
   const memory = new MemoryObjectStore(options.pageSize === undefined ? {} : { pageSize: options.pageSize });
+  // Calls pass through unchanged unless a test injects a fault.
+  const store = new FaultInjectingObjectStore(memory);
   const handles = await HandleStore.open({ bucket: 'b', prefix: '', ...(options.stateDir ? { stateDir: options.stateDir } : {}) });
   const fs = new S3FileSystem({
-    store: memory,
+    store,
     handles,
     ...(options.listPageSize === undefined ? {} : { listPageSize: options.listPageSize }),
     ...(options.metadataTtlMs === undefined ? {} : { metadataTtlMs: options.metadataTtlMs }),
     ...(options.clock === undefined ? {} : { clock: options.clock }),
   });
-  return { memory, handles, fs };
+  return { memory, store, handles, fs };
 }
 
 function names(entries: ReaddirEntry[]): string[] {
@@ -247,12 +250,8 @@ test('READDIR of a directory that is gone is STALE; of a file is NOTDIR', async 
 });
 
 test('a LIST that fails mid-way fails that READDIR; retrying the same cookie carries on with nothing lost', async () => {
-  const { FaultInjectingObjectStore } = await import('../../../src/s3/faulty-store.js');
-  const memory = new MemoryObjectStore({ pageSize: 5 });
+  const { memory, store, fs } = await setup({ pageSize: 5, listPageSize: 5 });
   for (let i = 0; i < 40; i++) memory.putSync(`k${String(i).padStart(2, '0')}`, '');
-  const store = new FaultInjectingObjectStore(memory);
-  const handles = await HandleStore.open({ bucket: 'b', prefix: '' });
-  const fs = new S3FileSystem({ store, handles, listPageSize: 5 });
   const seen: string[] = [];
   let cookie = 0n;
   let verifier = 0n;
@@ -316,12 +315,8 @@ test('the listing stays a reply and two LIST pages ahead of a client paging thro
 });
 
 test('a LIST that fails in the background costs nothing: the next READDIR lists that page again', async () => {
-  const { FaultInjectingObjectStore } = await import('../../../src/s3/faulty-store.js');
-  const memory = new MemoryObjectStore({ pageSize: 10 });
+  const { memory, store, handles, fs } = await setup({ pageSize: 10, listPageSize: 10 });
   for (let i = 0; i < 30; i++) memory.putSync(`k${String(i).padStart(2, '0')}`, '');
-  const store = new FaultInjectingObjectStore(memory);
-  const handles = await HandleStore.open({ bucket: 'b', prefix: '' });
-  const fs = new S3FileSystem({ store, handles, listPageSize: 10 });
   const first = await fs.readdir(fs.rootId, { cookie: 0n, verifier: 0n, withAttributes: false, maxEntries: 3 });
   store.failNext('list', 'Unavailable'); // too late for page 2, already asked for: it hits page 3
   const seen = names(first.entries);
