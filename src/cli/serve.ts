@@ -198,7 +198,7 @@ export async function startServer(config: ServeConfig, options: StartOptions): P
 
   try {
     const metrics = config.metricsListen ? new S3nfsMetrics({ version: s3nfsVersion() }) : undefined;
-    const sdkStore = new SdkObjectStore(storeOptions(config));
+    const sdkStore = new SdkObjectStore({ ...storeOptions(config), log });
     cleanups.push(() => sdkStore.destroy());
     const store: ObjectStore = metrics ? metrics.instrument(sdkStore) : sdkStore;
     try {

@@ -15,6 +15,8 @@ import {
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
+  type GetObjectCommandInput,
+  type GetObjectCommandOutput,
   HeadBucketCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
@@ -31,8 +33,11 @@ import {
 import { NoAuthSigner } from '@smithy/core';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { DirectGetHandler, ReceivedBody } from './direct-get.js';
+import { GetShortcut, type ShortcutGet } from './get-shortcut.js';
+import { HttpRequest } from '@smithy/core/transport';
+import { silentLogger, type LogSink } from '../log/logger.js';
 import { BodyPool } from './body-pool.js';
-import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider, FinalizeHandler, FinalizeHandlerArguments } from '@smithy/types';
 import {
   ObjectStoreError,
   sameEtag,
@@ -93,6 +98,13 @@ export interface SdkObjectStoreOptions {
    * stream. Default true; off only to compare the two.
    */
   directGet?: boolean;
+  /**
+   * Send ranged GETs without the SDK's middleware once it has sent one (GetShortcut). Default true;
+   * needs directGet and signed requests.
+   */
+  getShortcut?: boolean;
+  /** Where the store reports what it decided (the shortcut's state). */
+  log?: LogSink;
 }
 
 const DEFAULT_MAX_ATTEMPTS = 5;
@@ -116,6 +128,7 @@ export class SdkObjectStore implements ObjectStore {
   /** Buffers GetObject bodies are received into, reused once the read path hands them back. */
   private readonly bodies = new BodyPool({ maxFreeBytes: BODY_POOL_BYTES });
   private readonly idleTimeoutMs: number;
+  private readonly shortcut: GetShortcut | undefined;
   /** Headers every request of the bucket carries (requester pays, expected owner). */
   private readonly common: { RequestPayer?: 'requester'; ExpectedBucketOwner?: string };
   /** Settings for requests that create objects. */
@@ -138,7 +151,6 @@ export class SdkObjectStore implements ObjectStore {
     const config: S3ClientConfig = {
       maxAttempts: this.maxAttempts,
       retryMode: 'standard', // exponential backoff with full jitter; longer waits when throttled
-      requestHandler: this.requestHandler(maxSockets),
       requestChecksumCalculation: options.uploadChecksums ? 'WHEN_SUPPORTED' : 'WHEN_REQUIRED',
       responseChecksumValidation: options.uploadChecksums ? 'WHEN_SUPPORTED' : 'WHEN_REQUIRED',
     };
@@ -159,6 +171,8 @@ export class SdkObjectStore implements ObjectStore {
       ];
       config.httpAuthSchemeProvider = () => [{ schemeId: 'smithy.api#noAuth' }];
     }
+    const handler = this.requestHandler(maxSockets);
+    config.requestHandler = handler;
     this.client = new S3Client(config);
 
     this.common = {};
@@ -168,6 +182,20 @@ export class SdkObjectStore implements ObjectStore {
     if (options.storageClass !== undefined) this.creation.StorageClass = options.storageClass;
     if (options.sse !== undefined) this.creation.ServerSideEncryption = options.sse;
     if (options.sseKmsKeyId !== undefined) this.creation.SSEKMSKeyId = options.sseKmsKeyId;
+
+    if (handler instanceof DirectGetHandler && options.getShortcut !== false && !options.noSignRequest) {
+      const fixedHeaders: Record<string, string> = {};
+      if (options.requesterPays) fixedHeaders['x-amz-request-payer'] = 'requester';
+      if (options.expectedBucketOwner !== undefined) fixedHeaders['x-amz-expected-bucket-owner'] = options.expectedBucketOwner;
+      const clientConfig = this.client.config as { credentials: () => Promise<AwsCredentialIdentity>; systemClockOffset?: number };
+      this.shortcut = new GetShortcut({
+        send: (request, opts) => handler.handle(request, opts),
+        credentials: () => clientConfig.credentials(),
+        clockOffsetMs: () => clientConfig.systemClockOffset ?? 0,
+        fixedHeaders,
+        log: options.log ?? silentLogger,
+      });
+    }
   }
 
   /** Closes pooled connections. The store must not be used afterwards. */
@@ -187,6 +215,11 @@ export class SdkObjectStore implements ObjectStore {
       idleTimeoutMs: this.idleTimeoutMs,
       allocateBody: (length) => this.bodies.take(length),
     });
+  }
+
+  /** Ranged GETs sent without the SDK's middleware so far (GetShortcut). */
+  get shortcutGets(): number {
+    return this.shortcut?.answered ?? 0;
   }
 
   recycle(body: Buffer): void {
@@ -285,20 +318,16 @@ export class SdkObjectStore implements ObjectStore {
     let ifMatch = req.ifMatch;
     // The SDK retries until response headers arrive; a body cut off later is retried here, pinned
     // with If-Match to the version whose first bytes we saw, so two versions never mix.
+    const range = req.range ? `bytes=${req.range.start}-${req.range.end - 1}` : undefined;
     for (let attempt = 1; ; attempt++) {
       req.signal?.throwIfAborted();
-      const out = await this.call(what, () =>
-        this.client.send(
-          new GetObjectCommand({
-            Bucket: this.bucket,
-            Key: req.key,
-            Range: req.range ? `bytes=${req.range.start}-${req.range.end - 1}` : undefined,
-            IfMatch: ifMatch,
-            ...this.common,
-          }),
-          req.signal ? { abortSignal: req.signal } : {},
-        ),
-      );
+      const out =
+        (await this.shortcutGet(req.key, range, ifMatch, req.signal)) ??
+        (await this.call(what, () => {
+          const command = new GetObjectCommand({ Bucket: this.bucket, Key: req.key, Range: range, IfMatch: ifMatch, ...this.common });
+          if (this.shortcut && !this.shortcut.ready) teachShortcut(command, this.shortcut, req.key);
+          return this.client.send(command, req.signal ? { abortSignal: req.signal } : {});
+        }));
       const etag = quoteEtag(out.ETag ?? '');
       const size = totalSize(out.ContentRange) ?? out.ContentLength ?? 0;
       const lastModified = out.LastModified ?? new Date(0);
@@ -498,6 +527,35 @@ export class SdkObjectStore implements ObjectStore {
   }
 
   // ---- internals ----------------------------------------------------------------------------
+
+  /** A GET sent by the shortcut, in the SDK's output shape; undefined when the SDK must send it. */
+  private async shortcutGet(
+    key: string,
+    range: string | undefined,
+    ifMatch: string | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<{ ETag?: string; ContentRange?: string; ContentLength?: number; LastModified?: Date; Body: unknown } | undefined> {
+    if (!this.shortcut?.ready) return undefined;
+    const req: ShortcutGet = { key };
+    if (range !== undefined) req.range = range;
+    if (ifMatch !== undefined) req.ifMatch = ifMatch;
+    if (signal) req.signal = signal;
+    const response = await this.shortcut.get(req);
+    if (!response) return undefined;
+    const h = response.headers;
+    const out: { ETag?: string; ContentRange?: string; ContentLength?: number; LastModified?: Date; Body: unknown } = {
+      Body: response.body,
+    };
+    if (h['etag'] !== undefined) out.ETag = h['etag'];
+    if (h['content-range'] !== undefined) out.ContentRange = h['content-range'];
+    if (h['content-length'] !== undefined) out.ContentLength = Number(h['content-length']);
+    if (h['last-modified'] !== undefined) {
+      const date = new Date(h['last-modified']);
+      if (!Number.isNaN(date.getTime())) out.LastModified = date;
+    }
+    return out;
+  }
+
 
   private async call<T>(what: string, send: () => Promise<T>): Promise<T> {
     try {
@@ -797,6 +855,17 @@ function checkRange(range: { start: number; end: number }): void {
   if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end <= start) {
     throw new RangeError(`invalid byte range ${start}-${end}: need 0 <= start < end`);
   }
+}
+
+/** Shows the shortcut the GetObject request the SDK signed (the wire request, after signing). */
+function teachShortcut(command: GetObjectCommand, shortcut: GetShortcut, key: string): void {
+  command.middlewareStack.addRelativeTo(
+    (next: FinalizeHandler<GetObjectCommandInput, GetObjectCommandOutput>) => (args: FinalizeHandlerArguments<GetObjectCommandInput>) => {
+      if (HttpRequest.isInstance(args.request)) shortcut.learn(args.request, key);
+      return next(args);
+    },
+    { relation: 'after', toMiddleware: 'httpSigningMiddleware', name: 's3nfsTeachGetShortcut' },
+  );
 }
 
 /**
