@@ -13,7 +13,9 @@
 #      better of the two is the baseline;
 #   3. (b) s3nfs serving the bucket read-only in that namespace and the kernel client (UML) reading the
 #      object with `dd bs=1M` and with fio (sequential 1 MiB reads: buffered, and O_DIRECT with 16 in
-#      flight), the guest's page cache dropped before each run. Buffered reads run with the client's
+#      flight), the guest's page cache dropped before each run. First one unmeasured `dd` pass (printed
+#      as the first read after mount): s3nfs used 1.0-1.1 s of CPU per GiB in its first pass here and
+#      0.7-0.8 from the fourth on, and the baseline is a best run too; the passes after it are the rows. Buffered reads run with the client's
 #      default readahead (128 KiB for NFS on Linux 6.1) and again with --readahead-kb (default: what
 #      `s3nfs mount` sets, 15360; 0 skips it): readahead decides how many READs the client keeps in
 #      flight. Each pass also prints its READs as the client saw them (count, size, round trip) and the
@@ -133,6 +135,7 @@ pass() { # NAME CMD...: runs one timed pass; prints "result NAME seconds=S"
     echo "$before $(read_stats)" | awk '{ n = $11 - $1; s = $19 - $9; if (n > 0) printf "  READs %d, %.0f KiB each, client rtt %.2f ms, exec %.2f ms%s\n", n, ($15 - $5) / n / 1024, ($17 - $7) / n, ($18 - $8) / n, (s > 0 ? sprintf("; s3nfs %.2f ms", ($20 - $10) / s * 1000) : "") }'
   fi
 }
+pass warm-up dd if="$f" of=/dev/null bs=1M status=none # not a row: see the header of read.sh
 fio_args() { # LABEL: the options every fio pass shares (one sequential reader, 1 MiB reads, JSON out)
   echo "--name=$1 --filename=$f --readonly --rw=read --bs=1M --size=$size --output-format=json"
   echo "--output=$UML_FILES/fio-$1-$run.json"
@@ -153,7 +156,7 @@ for run in $(seq 1 "$RUNS"); do
 done
 EOF
 
-passes=$((RUNS * (READAHEAD_KB > 0 ? 5 : 3)))
+passes=$((RUNS * (READAHEAD_KB > 0 ? 5 : 3) + 1))
 guest_budget=$((passes * (SIZE_MIB / 10 + 60) + 120))
 say "in the test namespace: a Ceph RGW, (a) raw ranged GETs, then (b) the kernel client through s3nfs"
 rc=0
@@ -218,6 +221,10 @@ const passesOf = (dir) => {
   return list;
 };
 const best = (runs) => (runs.length ? Math.max(...runs) : NaN);
+const warmUp = (dir) => {
+  const m = /^result warm-up seconds=([0-9.]+)/m.exec(read(`${dir}/out/stdout`));
+  return m ? (sizeMib / Number(m[1])).toFixed(0) : 'n/a';
+};
 const ours = passesOf('uml');
 const reference = passesOf('ref-uml').filter(([, runs]) => runs.length > 0);
 const refBest = new Map(reference.map(([name, runs]) => [name, best(runs)]));
@@ -234,6 +241,8 @@ for (const [name, runs] of ours) {
   row(`(b)  s3nfs, ${name}`, runs, `   b/a ${(v / baseline).toFixed(2)}${c ? `   b/c ${(v / c).toFixed(2)}` : ''}`);
 }
 for (const [name, runs] of reference) row(`(c)  nfs-ganesha, local file, ${name}`, runs);
+console.log(`  first read after mount (dd, default readahead; a warm-up, not in the rows): s3nfs ${warmUp('uml')} MiB/s` +
+  (reference.length ? `, nfs-ganesha ${warmUp('ref-uml')} MiB/s` : ''));
 const stdout = read('uml/out/stdout');
 const cpu = /^result s3nfs-cpu ticks=(\d+) user=(\d+) hz=(\d+)/m.exec(read('uml/server.log'));
 // Everything the guest read: each finished pass read the whole object once.
