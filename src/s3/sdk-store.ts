@@ -857,14 +857,18 @@ function checkRange(range: { start: number; end: number }): void {
   }
 }
 
-/** Shows the shortcut the GetObject request the SDK signed (the wire request, after signing). */
+/**
+ * Shows the shortcut the GetObject request the SDK signed: the last middleware of the finalize step
+ * runs after signing. (Placed by step, not next to the signer by name: a renamed anchor would make
+ * every send throw.)
+ */
 function teachShortcut(command: GetObjectCommand, shortcut: GetShortcut, key: string): void {
-  command.middlewareStack.addRelativeTo(
+  command.middlewareStack.add(
     (next: FinalizeHandler<GetObjectCommandInput, GetObjectCommandOutput>) => (args: FinalizeHandlerArguments<GetObjectCommandInput>) => {
       if (HttpRequest.isInstance(args.request)) shortcut.learn(args.request, key);
       return next(args);
     },
-    { relation: 'after', toMiddleware: 'httpSigningMiddleware', name: 's3nfsTeachGetShortcut' },
+    { step: 'finalizeRequest', priority: 'low', name: 's3nfsTeachGetShortcut' },
   );
 }
 
