@@ -16,6 +16,7 @@ import { Readable } from 'node:stream';
 import type { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { HttpRequest, HttpResponse } from '@smithy/core/transport';
 import { bodyLength, keepsAlive, parseResponseHead, HttpHeadError, type ResponseHead } from './http-head.js';
+import { uriEncode } from './sigv4.js';
 
 type NodeHttpHandlerConfig = ReturnType<NodeHttpHandler['httpHandlerConfigs']>;
 type HandlerOptions = NonNullable<Parameters<NodeHttpHandler['handle']>[1]>;
@@ -522,17 +523,14 @@ function queryString(query: HttpRequest['query']): string {
   const parts: string[] = [];
   for (const key of Object.keys(query).sort()) {
     const value = query[key];
-    const k = escapeUri(key);
+    const k = uriEncode(key);
     if (value === null || value === undefined) parts.push(k);
-    else if (Array.isArray(value)) for (const v of value) parts.push(`${k}=${escapeUri(v)}`);
-    else parts.push(`${k}=${escapeUri(value)}`);
+    else if (Array.isArray(value)) for (const v of value) parts.push(`${k}=${uriEncode(v)}`);
+    else parts.push(`${k}=${uriEncode(value)}`);
   }
   return parts.join('&');
 }
 
-function escapeUri(s: string): string {
-  return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-}
 
 /** The response will not be Content-Length framed: the request goes to the fallback handler instead. */
 class NotFramed extends Error {}

@@ -110,6 +110,11 @@ export class GetShortcut {
     return this.template !== undefined && !this.off;
   }
 
+  /** True until it has seen one GetObject of the SDK to learn from (and while not turned off). */
+  get learning(): boolean {
+    return !this.triedToLearn && !this.off;
+  }
+
   /** GETs the shortcut answered (successes only). */
   get answered(): number {
     return this.sent;
@@ -117,7 +122,7 @@ export class GetShortcut {
 
   /** Learns from a GetObject for `key` the SDK built and signed (the first usable one is kept). */
   learn(request: HttpRequest, key: string): void {
-    if (this.template || this.off || this.triedToLearn) return;
+    if (!this.learning) return;
     this.triedToLearn = true;
     const found = templateFrom(request, key);
     if (typeof found === 'string') {

@@ -325,7 +325,7 @@ export class SdkObjectStore implements ObjectStore {
         (await this.shortcutGet(req.key, range, ifMatch, req.signal)) ??
         (await this.call(what, () => {
           const command = new GetObjectCommand({ Bucket: this.bucket, Key: req.key, Range: range, IfMatch: ifMatch, ...this.common });
-          if (this.shortcut && !this.shortcut.ready) teachShortcut(command, this.shortcut, req.key);
+          if (this.shortcut?.learning) teachShortcut(command, this.shortcut, req.key);
           return this.client.send(command, req.signal ? { abortSignal: req.signal } : {});
         }));
       const etag = quoteEtag(out.ETag ?? '');
@@ -534,7 +534,7 @@ export class SdkObjectStore implements ObjectStore {
     range: string | undefined,
     ifMatch: string | undefined,
     signal: AbortSignal | undefined,
-  ): Promise<{ ETag?: string; ContentRange?: string; ContentLength?: number; LastModified?: Date; Body: unknown } | undefined> {
+  ): Promise<GetOutput | undefined> {
     if (!this.shortcut?.ready) return undefined;
     const req: ShortcutGet = { key };
     if (range !== undefined) req.range = range;
@@ -543,7 +543,7 @@ export class SdkObjectStore implements ObjectStore {
     const response = await this.shortcut.get(req);
     if (!response) return undefined;
     const h = response.headers;
-    const out: { ETag?: string; ContentRange?: string; ContentLength?: number; LastModified?: Date; Body: unknown } = {
+    const out: GetOutput = {
       Body: response.body,
     };
     if (h['etag'] !== undefined) out.ETag = h['etag'];
@@ -856,6 +856,9 @@ function checkRange(range: { start: number; end: number }): void {
     throw new RangeError(`invalid byte range ${start}-${end}: need 0 <= start < end`);
   }
 }
+
+/** The fields of a GetObject answer that get() uses, whoever sent the request. */
+type GetOutput = Pick<GetObjectCommandOutput, 'ETag' | 'ContentRange' | 'ContentLength' | 'LastModified'> & { Body: unknown };
 
 /**
  * Shows the shortcut the GetObject request the SDK signed: the last middleware of the finalize step
