@@ -2,6 +2,7 @@
 // machine. Matching uses node's BlockList, which understands IPv4 and IPv6 prefixes.
 
 import net from 'node:net';
+import { LRUCache } from 'lru-cache';
 
 export interface ClientRange {
   /** As the user wrote it, normalized to ADDRESS/BITS (e.g. "10.0.0.0/8", "::1/128"). */
@@ -66,15 +67,28 @@ export function isLoopbackClient(address: string): boolean {
   return isLoopbackListen(address);
 }
 
-/** Answers whether a client address is in any of the ranges. */
+/**
+ * Answers whether a client address is in any of the ranges. Every call is checked and BlockList
+ * builds an address object per check, so the answer is remembered per address.
+ */
 export class ClientAllowList {
   private readonly list = new net.BlockList();
+  private readonly answers = new LRUCache<string, boolean>({ max: 1024 });
 
   constructor(readonly ranges: readonly ClientRange[]) {
     for (const r of ranges) this.list.addSubnet(r.address, r.bits, r.family);
   }
 
   allows(address: string): boolean {
+    let answer = this.answers.get(address);
+    if (answer === undefined) {
+      answer = this.check(address);
+      this.answers.set(address, answer);
+    }
+    return answer;
+  }
+
+  private check(address: string): boolean {
     if (isLoopbackClient(address)) return true;
     const kind = net.isIP(address);
     if (kind === 0) return false;

@@ -88,6 +88,15 @@ test('an IPv4 range admits exactly the addresses that share its first BITS bits'
   );
 });
 
+test('an allow-list answers the same when asked again, past the addresses it remembers', () => {
+  const list = new ClientAllowList(parseClientRanges('10.0.0.0/9'));
+  // 3,000 addresses (more than the 1,024 answers kept), asked in two rounds.
+  const addresses = Array.from({ length: 3000 }, (_, i) => `10.${(i * 7) % 256}.${i % 256}.${(i >> 8) & 255}`);
+  for (let round = 0; round < 2; round++) {
+    for (const a of addresses) assert.equal(list.allows(a), Number(a.split('.')[1]) < 128, `${a}, round ${round}`);
+  }
+});
+
 test('loopback listen addresses stay on this machine; anything else does not', () => {
   for (const a of ['127.0.0.1', '127.1.2.3', '::1', 'localhost', '[::1]']) assert.equal(isLoopbackListen(a), true, a);
   for (const a of ['0.0.0.0', '::', '192.168.1.1', 'fd00::1', 'myhost']) assert.equal(isLoopbackListen(a), false, a);
