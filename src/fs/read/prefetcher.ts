@@ -7,9 +7,10 @@
 //
 // Access pattern:
 // - A stream starts when a read lands near where the last one ended (or at the start of the
-//   file). Its window (bytes fetched ahead of the reader) starts at initialWindow and doubles
-//   each time the reader has consumed a window's worth while having to wait for data, up to
-//   min(maxWindow, budget share). Once the window reaches a part, read-ahead GETs are whole parts.
+//   file). Its window (bytes fetched ahead of the reader) starts at initialWindow and grows
+//   growthFactor-fold (8, Mountpoint's multiplier) each time the reader has consumed a window's
+//   worth while having to wait for data, up to min(maxWindow, budget share). Doubling took a
+//   reader of a 64 MiB object about 20% longer (in-process against RGW, one 1 MiB read at a time). Once the window reaches a part, read-ahead GETs are whole parts.
 // - Reads a little behind or ahead of the stream (the kernel's readahead reorders READs) are
 //   served from chunks already buffered or in flight; consumed chunks are kept for backWindow
 //   bytes behind the furthest read, then released.
@@ -43,6 +44,8 @@ export interface PrefetchOptions {
   granule: number;
   /** The window a new stream starts with. */
   initialWindow: number;
+  /** What the window is multiplied by each time it grows. */
+  growthFactor: number;
   /** The largest window (bytes fetched ahead of the reader). */
   maxWindow: number;
   /** No window grows past this fraction of the memory budget. */
@@ -55,6 +58,7 @@ export const DEFAULT_PREFETCH_OPTIONS: Readonly<PrefetchOptions> = Object.freeze
   partSize: 8 * MiB,
   granule: 1 * MiB,
   initialWindow: 1 * MiB,
+  growthFactor: 8,
   maxWindow: 128 * MiB,
   maxBudgetShare: 0.25,
   backWindow: 4 * MiB,
@@ -67,6 +71,9 @@ export function resolvePrefetchOptions(partial: Partial<PrefetchOptions> = {}): 
     if (!(Number.isSafeInteger(o[name]) && o[name] > 0)) {
       throw new RangeError(`${name} must be a positive integer, got ${o[name]}`);
     }
+  }
+  if (!(Number.isSafeInteger(o.growthFactor) && o.growthFactor >= 2)) {
+    throw new RangeError(`growthFactor must be an integer of at least 2, got ${o.growthFactor}`);
   }
   if (!(Number.isSafeInteger(o.backWindow) && o.backWindow >= 0)) {
     throw new RangeError(`backWindow must be a non-negative integer`);
@@ -350,7 +357,7 @@ export class ReadPrefetcher {
     }
     const cap = this.windowCap();
     if (this.waitedSinceGrowth && this.sinceGrowth >= this.window && this.window < cap) {
-      this.window = Math.min(this.window * 2, cap);
+      this.window = Math.min(this.window * this.opts.growthFactor, cap);
       this.sinceGrowth = 0;
       this.waitedSinceGrowth = false;
       this.stats.windowGrowths++;

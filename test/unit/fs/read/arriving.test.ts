@@ -15,6 +15,7 @@ const SMALL: PrefetchOptions = {
   granule: 4096,
   partSize: 32768,
   initialWindow: 32768,
+  growthFactor: 8,
   maxWindow: 65536,
   maxBudgetShare: 0.5,
   backWindow: 16384,

@@ -15,6 +15,7 @@ const SMALL: PrefetchOptions = {
   granule: 4096,
   partSize: 32768,
   initialWindow: 4096,
+  growthFactor: 8,
   maxWindow: 262144,
   maxBudgetShare: 0.5,
   backWindow: 16384,
@@ -64,7 +65,11 @@ test('sequential 1 MiB reads return the exact bytes and the window grows to whol
   const budget = new MemoryBudget(512 * MiB);
   const p = new ReadPrefetcher(store, { key: KEY, size, etag }, budget);
   const reads = Math.ceil(size / MiB);
-  for (let i = 0; i < reads; i++) expectRead(await p.read(i * MiB, MiB), data, i * MiB, MiB);
+  const windows: number[] = [];
+  for (let i = 0; i < reads; i++) {
+    expectRead(await p.read(i * MiB, MiB), data, i * MiB, MiB);
+    if (windows.at(-1) !== p.windowBytes / MiB) windows.push(p.windowBytes / MiB);
+  }
   const last = await p.read(size, MiB);
   assert.equal(last.data.length, 0);
   assert.equal(last.eof, true);
@@ -73,8 +78,8 @@ test('sequential 1 MiB reads return the exact bytes and the window grows to whol
   const sizes = store.gets.map((g) => g.end - g.start);
   assert.ok(sizes[0]! <= 2 * MiB, `the first GET is small (${sizes[0]})`);
   assert.ok(sizes.slice(-4, -1).every((s) => s === 8 * MiB), `later GETs are whole parts: ${sizes.slice(-6)}`);
-  assert.ok(p.stats.windowGrowths >= 5, `window grew (${p.stats.windowGrowths} times)`);
-  assert.equal(p.windowBytes, 64 * MiB);
+  assert.deepEqual(windows, [1, 8, 64, 128], 'the window grows eightfold (MiB), up to the cap');
+  assert.equal(p.stats.windowGrowths, 3);
   assert.ok(store.gets.length < 30, `${store.gets.length} GETs for ${reads} reads`);
   assert.equal(p.stats.bytesFetched, size, 'every byte fetched once');
   p.close();
@@ -169,6 +174,23 @@ async function readHoldingAhead(
   await r;
   return result;
 }
+
+test('with growthFactor 2 the window doubles, up to maxWindow', async () => {
+  const size = 100 * MiB;
+  const { store, data, etag } = setup(size);
+  const p = new ReadPrefetcher(store, { key: KEY, size, etag }, new MemoryBudget(512 * MiB), {
+    growthFactor: 2,
+    maxWindow: 32 * MiB,
+  });
+  const windows: number[] = [];
+  for (let i = 0; i < size / MiB; i++) {
+    expectRead(await p.read(i * MiB, MiB), data, i * MiB, MiB);
+    if (windows.at(-1) !== p.windowBytes / MiB) windows.push(p.windowBytes / MiB);
+  }
+  assert.deepEqual(windows, [1, 2, 4, 8, 16, 32]);
+  assert.throws(() => new ReadPrefetcher(store, { key: KEY, size, etag }, new MemoryBudget(MiB), { growthFactor: 1 }), /growthFactor/);
+  p.close();
+});
 
 test('a far seek aborts read-ahead nobody waits for, resets the window and fetches just what it needs', async () => {
   const size = 64 * MiB;

@@ -15,6 +15,7 @@ const SMALL: PrefetchOptions = {
   granule: 4096,
   partSize: 32768,
   initialWindow: 4096,
+  growthFactor: 2,
   maxWindow: 131072,
   maxBudgetShare: 0.5,
   backWindow: 16384,
