@@ -10,7 +10,8 @@
 //   file). Its window (bytes fetched ahead of the reader) starts at initialWindow and grows
 //   growthFactor-fold (8, Mountpoint's multiplier) each time the reader has consumed a window's
 //   worth while having to wait for data, up to min(maxWindow, budget share). Doubling took a
-//   reader of a 64 MiB object about 20% longer (in-process against RGW, one 1 MiB read at a time). Once the window reaches a part, read-ahead GETs are whole parts.
+//   reader of a 64 MiB object about 20% longer (in-process against RGW, one 1 MiB read at a
+//   time). Once the window reaches a part, read-ahead GETs are whole parts.
 // - Reads a little behind or ahead of the stream (the kernel's readahead reorders READs) are
 //   served from chunks already buffered or in flight; consumed chunks are kept for backWindow
 //   bytes behind the furthest read, then released.
