@@ -14,8 +14,10 @@
 #   3. (b) s3nfs serving the bucket read-only in that namespace and the kernel client (UML) reading the
 #      object with `dd bs=1M` and with fio (sequential 1 MiB reads: buffered, and O_DIRECT with 16 in
 #      flight), the guest's page cache dropped before each run. First one unmeasured `dd` pass (printed
-#      as the first read after mount): s3nfs used 1.0-1.1 s of CPU per GiB in its first pass here and
-#      0.7-0.8 from the fourth on, and the baseline is a best run too; the passes after it are the rows. Buffered reads run with the client's
+#      as the first read after mount): s3nfs used 1.0-1.1 s of CPU per GiB in its first pass and
+#      0.7-0.8 from the fourth on on a 2-core Xeon (2.0-2.4 and 1.1-1.6 on a 2-core EPYC VM; its
+#      JavaScript reaches optimized code only after a few GiB), and the baseline is a best run too;
+#      the passes after it are the rows. Buffered reads run with the client's
 #      default readahead (128 KiB for NFS on Linux 6.1) and again with --readahead-kb (default: what
 #      `s3nfs mount` sets, 15360; 0 skips it): readahead decides how many READs the client keeps in
 #      flight. Each pass also prints its READs as the client saw them (count, size, round trip) and the
