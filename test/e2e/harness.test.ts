@@ -10,7 +10,14 @@ import type { AddressInfo } from 'node:net';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describeRun, runInGuest, shellQuote, umlUnavailableReason } from './support/uml.js';
+import {
+  describeRun,
+  runInGuest,
+  shellQuote,
+  umlUnavailableReason,
+  type GuestRunOptions,
+  type GuestRunResult,
+} from './support/uml.js';
 import { ganeshaServer, ganeshaUnavailableReason } from './support/ganesha.js';
 
 const unavailable = umlUnavailableReason() ?? ganeshaUnavailableReason();
@@ -24,22 +31,25 @@ async function withExportDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
   }
 }
 
+/** Runs a guest script with nfs-ganesha exporting a fresh directory; the directory goes after `check`. */
+async function againstGanesha(
+  options: Omit<GuestRunOptions, 'serverCommand' | 'mount'>,
+  check: (r: GuestRunResult, dir: string) => Promise<void> | void,
+): Promise<void> {
+  await withExportDir(async (dir) => {
+    const server = ganeshaServer({ dir });
+    await check(await runInGuest({ ...options, serverCommand: server.serverCommand, mount: server.mount }), dir);
+  });
+}
+
 test('a 20 MiB file written by the kernel client reaches the exported directory intact', async (t) => {
   if (unavailable) return t.skip(unavailable);
   const started = performance.now();
-  await withExportDir(async (dir) => {
-    const server = ganeshaServer({ dir });
-    const r = await runInGuest({
-      serverCommand: server.serverCommand,
-      mount: server.mount,
-      guestScript: [
-        'set -e',
-        'dd if=/dev/urandom of=random.bin bs=1M count=20 status=none',
-        'sync',
-        'sha256sum random.bin',
-      ].join('\n'),
-      timeoutMs: 60_000,
-    });
+  const options = {
+    guestScript: ['set -e', 'dd if=/dev/urandom of=random.bin bs=1M count=20 status=none', 'sync', 'sha256sum random.bin'].join('\n'),
+    timeoutMs: 60_000,
+  };
+  await againstGanesha(options, async (r, dir) => {
     assert.equal(r.outcome, 'ok', describeRun(r));
     assert.equal(r.exitCode, 0, describeRun(r));
     assert.equal(r.umountExit, 0, describeRun(r));
@@ -63,17 +73,11 @@ test('guest processes keep their floating-point state across context switches (x
   const program = 'BEGIN { s = 0; for (i = 0; i < n; i++) s += sin(i * 0.001 * k) * sqrt(i); printf "%d %.10f\\n", k, s }';
   const n = 3_000_000;
   const expected = [1, 2, 3, 4].map((k) => execFileSync('awk', ['-v', `n=${n}`, '-v', `k=${k}`, program], { encoding: 'utf8' }).trim());
-  await withExportDir(async (dir) => {
-    const server = ganeshaServer({ dir });
-    const r = await runInGuest({
-      serverCommand: server.serverCommand,
-      mount: server.mount,
-      guestScript: [
-        `for k in 1 2 3 4; do awk -v n=${n} -v k=$k ${shellQuote(program)} >"$UML_FILES/fp-$k" & done`,
-        'wait',
-      ].join('\n'),
-      timeoutMs: 120_000,
-    });
+  const options = {
+    guestScript: [`for k in 1 2 3 4; do awk -v n=${n} -v k=$k ${shellQuote(program)} >"$UML_FILES/fp-$k" & done`, 'wait'].join('\n'),
+    timeoutMs: 120_000,
+  };
+  await againstGanesha(options, (r) => {
     assert.equal(r.exitCode, 0, describeRun(r));
     const got = [1, 2, 3, 4].map((k) => r.files.get(`fp-${k}`)?.toString('utf8').trim());
     assert.deepEqual(got, expected);
@@ -82,23 +86,20 @@ test('guest processes keep their floating-point state across context switches (x
 
 test('guest env, exit status, stdout, stderr and result files come back to the host', async (t) => {
   if (unavailable) return t.skip(unavailable);
-  await withExportDir(async (dir) => {
-    const server = ganeshaServer({ dir });
-    const tricky = `it's "quoted" $HOME and spaces`;
-    const r = await runInGuest({
-      serverCommand: server.serverCommand,
-      mount: server.mount,
-      guestEnv: { GREETING: tricky, COUNT: '3' },
-      guestScript: [
-        'printf "%s\\n" "$GREETING"',
-        'echo "count=$COUNT cwd=$PWD mount=$NFS_MOUNT"',
-        'echo "to stderr" >&2',
-        'echo result-data > "$UML_FILES/answer.txt"',
-        'test -d /dev/shm && ip route | grep -q "^default via $UML_HOST_ADDR" && echo "shm and route ok"',
-        'exit 7',
-      ].join('\n'),
-      timeoutMs: 60_000,
-    });
+  const tricky = `it's "quoted" $HOME and spaces`;
+  const options = {
+    guestEnv: { GREETING: tricky, COUNT: '3' },
+    guestScript: [
+      'printf "%s\\n" "$GREETING"',
+      'echo "count=$COUNT cwd=$PWD mount=$NFS_MOUNT"',
+      'echo "to stderr" >&2',
+      'echo result-data > "$UML_FILES/answer.txt"',
+      'test -d /dev/shm && ip route | grep -q "^default via $UML_HOST_ADDR" && echo "shm and route ok"',
+      'exit 7',
+    ].join('\n'),
+    timeoutMs: 60_000,
+  };
+  await againstGanesha(options, (r) => {
     assert.equal(r.outcome, 'ok', describeRun(r));
     assert.equal(r.exitCode, 7);
     assert.equal(

@@ -2,7 +2,7 @@
 // ranged GETs of any key are signed and sent by s3nfs itself and return the same bytes; answers other
 // than success still become the SDK's errors; a signature the server refuses turns the shortcut off.
 
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { HttpRequest } from '@smithy/core/transport';
@@ -27,6 +27,17 @@ const ODD_NAMES = ['plain', 'with space', 'plus+sign', 'per%cent', 'ünï/cødé
 function keptLog(): { log: Logger; lines: { level: string; msg: string; answer?: string }[] } {
   const lines: { level: string; msg: string; answer?: string }[] = [];
   return { log: createLogger({ level: 'info', format: 'json', write: (l) => lines.push(JSON.parse(l)) }), lines };
+}
+
+/** A store on the test bucket and a key under PREFIX, both cleaned up after the test. */
+function storeWithKey(t: TestContext, name: string): { store: SdkObjectStore; key: string } {
+  const store = new SdkObjectStore({ bucket: bucket!, endpoint: endpoint! });
+  const key = PREFIX + name;
+  t.after(async () => {
+    await store.delete(key);
+    store.destroy();
+  });
+  return { store, key };
 }
 
 test('after one GET through the SDK, odd keys and ranges are read by the shortcut, byte for byte', { skip }, async (t) => {
@@ -63,12 +74,7 @@ test('after one GET through the SDK, odd keys and ranges are read by the shortcu
 });
 
 test('answers other than success are the SDK errors they always were', { skip }, async (t) => {
-  const store = new SdkObjectStore({ bucket: bucket!, endpoint: endpoint! });
-  const key = PREFIX + 'errors';
-  t.after(async () => {
-    await store.delete(key);
-    store.destroy();
-  });
+  const { store, key } = storeWithKey(t, 'errors');
   const { etag } = await store.put({ key, body: Buffer.from('0123456789') });
   await store.get({ key }); // learn
   await assert.rejects(store.get({ key, ifMatch: '"0123456789abcdef0123456789abcdef"' }), (e: unknown) =>
@@ -82,12 +88,7 @@ test('answers other than success are the SDK errors they always were', { skip },
 });
 
 test('a signature the server refuses turns the shortcut off, with one warning', { skip }, async (t) => {
-  const store = new SdkObjectStore({ bucket: bucket!, endpoint: endpoint! });
-  const key = PREFIX + 'signed';
-  t.after(async () => {
-    await store.delete(key);
-    store.destroy();
-  });
+  const { store, key } = storeWithKey(t, 'signed');
   await store.put({ key, body: Buffer.from('signed by s3nfs') });
   const handler = new DirectGetHandler({ fallback: new NodeHttpHandler(), maxSockets: 2, connectTimeoutMs: 5000, idleTimeoutMs: 5000 });
   t.after(() => handler.destroy());
